@@ -1,0 +1,24 @@
+// Builds, from the same sources: the Node CLI (dist/bionas.mjs), the benchmarks
+// (dist/bench.mjs) and the browser ESM bundle of the engine (dist/bionas.browser.mjs).
+// WGSL files are inlined as strings in every bundle.
+import { build } from 'esbuild';
+import { chmodSync } from 'node:fs';
+
+const common = {
+  bundle: true,
+  format: 'esm',
+  target: 'es2022',
+  sourcemap: true,
+  loader: { '.wgsl': 'text' },
+  logLevel: 'warning',
+};
+
+// dawn.node is a native addon: Node loads it from node_modules at run time.
+const node = { ...common, platform: 'node', external: ['webgpu'], banner: { js: '#!/usr/bin/env node' } };
+
+await Promise.all([
+  build({ ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/bionas.mjs' }),
+  build({ ...node, entryPoints: ['bench/main.ts'], outfile: 'dist/bench.mjs' }),
+  build({ ...common, platform: 'browser', entryPoints: ['src/index.ts'], outfile: 'dist/bionas.browser.mjs', external: ['webgpu'] }),
+]);
+chmodSync('dist/bionas.mjs', 0o755);

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what bionas needs on a fresh machine: npm packages, and on a machine without a GPU
+# the Mesa packages through which Dawn's OpenGL backend runs on the CPU (llvmpipe).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -d node_modules/webgpu ] || [ ! -d node_modules/vitest ]; then
+  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+fi
+
+MESA_PKGS="libegl1 libegl-mesa0 libgl1-mesa-dri"
+if [ "$(uname -s)" = "Linux" ]; then
+  missing=""
+  for p in $MESA_PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+  done
+  if [ -n "$missing" ] && command -v dpkg-query >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+      echo "bionas setup: installing the CPU WebGPU fallback (Mesa llvmpipe):$missing"
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+    else
+      echo "bionas setup: the CPU WebGPU fallback needs these Debian/Ubuntu packages:$missing" >&2
+      echo "  install them as root:  apt-get install$missing" >&2
+      echo "  (a machine with a Vulkan GPU driver does not need them)" >&2
+    fi
+  elif ! command -v dpkg-query >/dev/null 2>&1 && ! ldconfig -p 2>/dev/null | grep -q libEGL.so.1; then
+    echo "bionas setup: not a Debian system; if no GPU is present install Mesa's EGL and llvmpipe (libEGL, mesa dri drivers)." >&2
+  fi
+fi

@@ -1,0 +1,164 @@
+// Records dispatches into one command encoder until a flush, so a training step is one
+// submit (or a few, when the uniform arena fills) and nothing is read back inside it.
+//
+// Uniforms go into an arena: every dispatch gets its own 256-byte-aligned slice of one
+// uniform buffer, bound with a dynamic offset. queue.writeBuffer runs before any command
+// that is submitted after it, so writing one small uniform buffer per dispatch would let
+// the last write win; the arena is written once, just before its submit.
+
+import type { PooledBuffer } from './buffers.js';
+import type { CompiledKernel, UniformValue } from './kernels.js';
+
+const ARENA_BYTES = 1 << 20;
+const MAX_DISPATCHES_PER_SUBMIT = 4096;
+
+export type Binding = PooledBuffer;
+
+export class Recorder {
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private arena: GPUBuffer;
+  private arenaCpu = new ArrayBuffer(ARENA_BYTES);
+  private arenaView = new DataView(this.arenaCpu);
+  private arenaUsed = 0;
+  private readonly align: number;
+  private dispatches = 0;
+  private bindGroups = new Map<string, GPUBindGroup>();
+  /** Serial of the encoder being recorded; PooledBuffer.lastUse compares with it. */
+  serial = 1;
+  /** Dispatches since start, per kernel label (for the profiler and tests). */
+  readonly counts = new Map<string, number>();
+  /** Called after every submit (the pool's deferred releases, the profiler). */
+  onSubmit: (() => void)[] = [];
+
+  constructor(
+    private device: GPUDevice,
+    minUniformAlign: number,
+    private checkErrors: () => void,
+    /** Receives the error scopes that wrap each encoder, from its first command to its submit. */
+    private reportScope: (scope: Promise<GPUError | null>, label: string) => void,
+  ) {
+    this.align = Math.max(256, minUniformAlign);
+    this.arena = device.createBuffer({ size: ARENA_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'uniform-arena' });
+  }
+
+  private beginEncoder(): GPUCommandEncoder {
+    if (!this.encoder) {
+      this.device.pushErrorScope('out-of-memory');
+      this.device.pushErrorScope('validation');
+      this.encoder = this.device.createCommandEncoder({ label: `step#${this.serial}` });
+    }
+    return this.encoder;
+  }
+
+  private beginPass(): GPUComputePassEncoder {
+    const encoder = this.beginEncoder();
+    if (!this.pass) this.pass = encoder.beginComputePass({ label: `pass#${this.serial}` });
+    return this.pass;
+  }
+
+  private endPass(): GPUCommandEncoder {
+    const encoder = this.beginEncoder();
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    return encoder;
+  }
+
+  dispatch(
+    k: CompiledKernel,
+    buffers: Record<string, Binding>,
+    uniforms: Record<string, UniformValue>,
+    groups: readonly [number, number?, number?],
+  ): void {
+    this.checkErrors();
+    const kernel = k.kernel;
+    const [gx, gy = 1, gz = 1] = groups;
+    if (gx === 0 || gy === 0 || gz === 0) return;
+    if (this.dispatches >= MAX_DISPATCHES_PER_SUBMIT || this.arenaUsed + this.align > ARENA_BYTES) this.flush();
+    let uniformOffset = 0;
+    if (kernel.uniformBinding) {
+      uniformOffset = this.arenaUsed;
+      kernel.packUniforms(uniforms, this.arenaView, uniformOffset);
+      this.arenaUsed += Math.ceil(kernel.uniformSize / this.align) * this.align;
+    } else if (Object.keys(uniforms).length) {
+      throw new Error(`kernel ${k.label} takes no uniforms`);
+    }
+    // Bind groups are cached by the buffers they hold: a training step binds the same pooled
+    // buffers every iteration, so after the first step no bind group is created.
+    let key = String(k.id);
+    for (const slot of kernel.bindings) {
+      if (slot.kind === 'uniform') continue;
+      const b = buffers[slot.name];
+      if (!b) throw new Error(`kernel ${k.label}: binding '${slot.name}' not given`);
+      if (b.refs <= 0) throw new Error(`kernel ${k.label}: binding '${slot.name}' is a released buffer`);
+      b.lastUse = this.serial;
+      key += ':' + b.id;
+    }
+    for (const name in buffers) {
+      if (!kernel.bindings.some((s) => s.name === name)) throw new Error(`kernel ${k.label}: no binding named '${name}'`);
+    }
+    let group = this.bindGroups.get(key);
+    if (!group) {
+      if (this.bindGroups.size > 20000) this.bindGroups.clear();
+      group = this.device.createBindGroup({
+        label: k.label,
+        layout: k.layout,
+        entries: kernel.bindings.map((slot) =>
+          slot.kind === 'uniform'
+            ? { binding: slot.binding, resource: { buffer: this.arena, offset: 0, size: kernel.uniformSize } }
+            : { binding: slot.binding, resource: { buffer: buffers[slot.name].buffer } },
+        ),
+      });
+      this.bindGroups.set(key, group);
+    }
+    const pass = this.beginPass();
+    pass.setPipeline(k.pipeline);
+    pass.setBindGroup(0, group, kernel.uniformBinding ? [uniformOffset] : []);
+    pass.dispatchWorkgroups(gx, gy, gz);
+    this.dispatches++;
+    this.counts.set(k.label, (this.counts.get(k.label) ?? 0) + 1);
+  }
+
+  copy(src: Binding, dst: Binding, bytes: number, srcOffset = 0, dstOffset = 0): void {
+    src.lastUse = dst.lastUse = this.serial;
+    this.endPass().copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
+  }
+
+  /** CPU data into a buffer. If commands not yet submitted use that buffer, submit them first. */
+  writeBuffer(dst: Binding, data: ArrayBufferView, dstOffset = 0): void {
+    if (dst.lastUse === this.serial) this.flush();
+    this.device.queue.writeBuffer(dst.buffer, dstOffset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Submits what was recorded. Cheap when nothing was. */
+  flush(): void {
+    if (!this.encoder) return;
+    const encoder = this.endPass();
+    if (this.arenaUsed > 0) this.device.queue.writeBuffer(this.arena, 0, this.arenaCpu, 0, this.arenaUsed);
+    this.device.queue.submit([encoder.finish()]);
+    const label = `step#${this.serial}`;
+    this.reportScope(this.device.popErrorScope(), label);
+    this.reportScope(this.device.popErrorScope(), label);
+    this.encoder = null;
+    this.arenaUsed = 0;
+    this.dispatches = 0;
+    this.serial++;
+    for (const f of this.onSubmit) f();
+  }
+
+  /** Copies `bytes` of a buffer to the CPU. Submits pending work first. */
+  async read(src: Binding, bytes: number, srcOffset = 0): Promise<ArrayBuffer> {
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' });
+    this.endPass().copyBufferToBuffer(src.buffer, srcOffset, staging, 0, size);
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+      return staging.getMappedRange().slice(0, bytes);
+    } finally {
+      staging.destroy();
+    }
+  }
+}

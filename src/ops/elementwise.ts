@@ -1,0 +1,81 @@
+// Elementwise arithmetic on same-shape tensors, and ReLU. One WGSL source, one pipeline per OP.
+
+import { gpu } from '../gpu/runtime.js';
+import { Kernel } from '../gpu/kernels.js';
+import { Tensor, fmt } from '../tensor.js';
+import { record } from '../autograd.js';
+import source from '../../shaders/elementwise/binary.wgsl';
+
+const binaryKernel = new Kernel('binary', source);
+const OP = { add: 0, sub: 1, mul: 2, axpy: 3, scale: 4, relu: 5, reluBackward: 6, copy: 7 } as const;
+
+function sameShape(op: string, a: Tensor, b: Tensor): void {
+  if (a.size !== b.size || a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw new Error(`${op}: shapes differ: ${fmt(a.shape)} and ${fmt(b.shape)}`);
+  }
+  if (a.dtype !== 'f32' || b.dtype !== 'f32') throw new Error(`${op}: needs f32 tensors, got ${a.dtype} and ${b.dtype}`);
+}
+
+function run(op: keyof typeof OP, a: Tensor, b: Tensor | null, out: Tensor, alpha = 0): void {
+  gpu().dispatch1d(binaryKernel, { a: a.buffer, b: (b ?? a).buffer, out: out.buffer }, { n: out.size, alpha }, out.size, { OP: OP[op] });
+}
+
+export function add(a: Tensor, b: Tensor): Tensor {
+  sameShape('add', a, b);
+  const out = Tensor.empty(a.shape);
+  run('add', a, b, out);
+  return record(out, 'add', [a, b], (g) => [g, g]);
+}
+
+export function sub(a: Tensor, b: Tensor): Tensor {
+  sameShape('sub', a, b);
+  const out = Tensor.empty(a.shape);
+  run('sub', a, b, out);
+  return record(out, 'sub', [a, b], (g) => [g, scale(g, -1)]);
+}
+
+export function mul(a: Tensor, b: Tensor): Tensor {
+  sameShape('mul', a, b);
+  const out = Tensor.empty(a.shape);
+  run('mul', a, b, out);
+  return record(out, 'mul', [a, b], (g) => [a.requiresGrad ? mul(g, b) : null, b.requiresGrad ? mul(g, a) : null]);
+}
+
+export function scale(a: Tensor, alpha: number): Tensor {
+  if (a.dtype !== 'f32') throw new Error(`scale: needs an f32 tensor, got ${a.dtype}`);
+  const out = Tensor.empty(a.shape);
+  run('scale', a, null, out, alpha);
+  return record(out, 'scale', [a], (g) => [scale(g, alpha)]);
+}
+
+export function relu(a: Tensor): Tensor {
+  if (a.dtype !== 'f32') throw new Error(`relu: needs an f32 tensor, got ${a.dtype}`);
+  const out = Tensor.empty(a.shape);
+  run('relu', a, null, out);
+  return record(out, 'relu', [a], (g) => [reluBackward(g, a)]);
+}
+
+/** grad where x > 0, else 0. */
+export function reluBackward(grad: Tensor, x: Tensor): Tensor {
+  sameShape('reluBackward', grad, x);
+  const out = Tensor.empty(grad.shape);
+  run('reluBackward', grad, x, out);
+  return out;
+}
+
+export function copy(a: Tensor): Tensor {
+  const out = Tensor.empty(a.shape, a.dtype);
+  run('copy', a, null, out);
+  return record(out, 'copy', [a], (g) => [g]);
+}
+
+/** dst += alpha * src, in place (no gradient). */
+export function axpy(dst: Tensor, src: Tensor, alpha: number): void {
+  sameShape('axpy', dst, src);
+  run('axpy', src, null, dst, alpha);
+}
+
+/** dst += src, in place (no gradient): gradient accumulation. */
+export function addInto(dst: Tensor, src: Tensor): void {
+  axpy(dst, src, 1);
+}

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { useGpu, rng, freshSeed, randomArray, expectClose } from './util.js';
 import { Tensor, scope } from '../src/tensor.js';
-import { add, sub, mul, scale, relu } from '../src/ops/elementwise.js';
+import { add, sub, mul, scale, relu, axpy } from '../src/ops/elementwise.js';
 import { backward } from '../src/autograd.js';
 import { Kernel } from '../src/gpu/kernels.js';
 
@@ -79,5 +79,10 @@ describe('GPU errors become thrown errors', () => {
     const t = Tensor.empty([4]);
     rt().dispatch(k, { out: t.buffer }, {}, [1]);
     await expect(rt().sync()).rejects.toThrow(/too_small_binding/);
+  });
+
+  it('a buffer bound both read and written in one dispatch is refused, naming the kernel and bindings', () => {
+    const t = Tensor.fromData([1, 2, 3], [3]);
+    expect(() => axpy(t, t, 2)).toThrow(/kernel binary\[.*\]: bindings '[ab]' and 'out' are the same buffer, and one of them is written/);
   });
 });

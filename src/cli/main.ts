@@ -1,8 +1,15 @@
 // The bionas command line: one sub-command per file in this folder.
 import { infoCommand } from './info.js';
+import { trainCommand } from './train.js';
+import { searchCommand } from './search.js';
+import { evalCommand } from './eval.js';
+import { UsageError } from './flags.js';
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; help: string }> = {
   info: { run: infoCommand, help: 'print the WebGPU adapter bionas chose, its limits, and why others were skipped' },
+  search: { run: searchCommand, help: 'search a cell of (operation, learning rule) pairs: BioNAS-DARTS or BioNAS-EG' },
+  eval: { run: evalCommand, help: 'evaluate a training checkpoint on a test set' },
+  train: { run: trainCommand, help: 'train a ResNet baseline with a learning rule, a found genotype, or a NAS-Bench-201 cell' },
 };
 
 function usage(): string {
@@ -26,9 +33,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
-  console.error(`bionas: ${e instanceof Error ? e.message : String(e)}`);
+  console.error(e instanceof UsageError ? e.message : `bionas: ${e instanceof Error ? e.message : String(e)}`);
   if (process.env.BIONAS_DEBUG) console.error(e);
-  process.exitCode = 1;
+  process.exitCode = e instanceof UsageError ? 2 : 1;
 }).finally(async () => {
   const { shutdownGpu } = await import('../gpu/runtime.js');
   shutdownGpu();

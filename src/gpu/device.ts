@@ -71,6 +71,8 @@ function describe(adapter: GPUAdapter, backend: BackendName, featureLevel: 'core
   };
 }
 
+const liveInstances = new Set<GPU>();
+
 async function openWith(gpu: GPU, backend: BackendName, featureLevel: 'core' | 'compatibility', skipped: string[]): Promise<OpenedDevice | null> {
   const adapter = await gpu.requestAdapter({ featureLevel, powerPreference: 'high-performance' } as GPURequestAdapterOptions);
   if (!adapter) {
@@ -80,7 +82,17 @@ async function openWith(gpu: GPU, backend: BackendName, featureLevel: 'core' | '
   const requiredFeatures: GPUFeatureName[] = [];
   if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
   const device = await adapter.requestDevice({ requiredLimits: allLimits(adapter), requiredFeatures, label: 'bionas' });
-  return { device, info: describe(adapter, backend, featureLevel, skipped), destroy: () => device.destroy() };
+  // dawn.node tears its instance down when the object create() returned is garbage-collected
+  // (events stop being processed: mapAsync hangs, or native threads crash on freed mutexes),
+  // so the instance is held for as long as the device is open.
+  liveInstances.add(gpu);
+  return {
+    device, info: describe(adapter, backend, featureLevel, skipped),
+    destroy: () => {
+      device.destroy();
+      liveInstances.delete(gpu);
+    },
+  };
 }
 
 async function openNode(backend: BackendName): Promise<OpenedDevice> {

@@ -23,6 +23,8 @@ export class Recorder {
   private arenaUsed = 0;
   private readonly align: number;
   private dispatches = 0;
+  /** Kernels recorded since the last submit, named in errors Dawn reports for the submit. */
+  private kernelsInEncoder = new Set<string>();
   private bindGroups = new Map<string, GPUBindGroup>();
   /** Serial of the encoder being recorded; PooledBuffer.lastUse compares with it. */
   serial = 1;
@@ -88,11 +90,19 @@ export class Recorder {
     // Bind groups are cached by the buffers they hold: a training step binds the same pooled
     // buffers every iteration, so after the first step no bind group is created.
     let key = String(k.id);
+    const bound = new Map<number, string>();
     for (const slot of kernel.bindings) {
       if (slot.kind === 'uniform') continue;
       const b = buffers[slot.name];
       if (!b) throw new Error(`kernel ${k.label}: binding '${slot.name}' not given`);
       if (b.refs <= 0) throw new Error(`kernel ${k.label}: binding '${slot.name}' is a released buffer`);
+      // WebGPU forbids a buffer bound writable and bound again in one dispatch; Dawn only
+      // notices at the end of the pass, without naming the dispatch, so check here.
+      const other = bound.get(b.id);
+      if (other !== undefined && (slot.kind === 'read_write' || kernel.bindings.find((s) => s.name === other)!.kind === 'read_write')) {
+        throw new Error(`kernel ${k.label}: bindings '${other}' and '${slot.name}' are the same buffer, and one of them is written`);
+      }
+      bound.set(b.id, slot.name);
       b.lastUse = this.serial;
       key += ':' + b.id;
     }
@@ -118,6 +128,7 @@ export class Recorder {
     pass.setBindGroup(0, group, kernel.uniformBinding ? [uniformOffset] : []);
     pass.dispatchWorkgroups(gx, gy, gz);
     this.dispatches++;
+    this.kernelsInEncoder.add(k.label);
     this.counts.set(k.label, (this.counts.get(k.label) ?? 0) + 1);
   }
 
@@ -138,7 +149,9 @@ export class Recorder {
     const encoder = this.endPass();
     if (this.arenaUsed > 0) this.device.queue.writeBuffer(this.arena, 0, this.arenaCpu, 0, this.arenaUsed);
     this.device.queue.submit([encoder.finish()]);
-    const label = `step#${this.serial}`;
+    const names = [...this.kernelsInEncoder];
+    const label = `step#${this.serial} (kernels: ${names.slice(0, 12).join(', ')}${names.length > 12 ? `, +${names.length - 12} more` : ''})`;
+    this.kernelsInEncoder.clear();
     this.reportScope(this.device.popErrorScope(), label);
     this.reportScope(this.device.popErrorScope(), label);
     this.encoder = null;

@@ -8,23 +8,97 @@ import type { DeviceInfo } from './device.js';
 export interface Tuning {
   /** Threads per workgroup of 1-D elementwise kernels. */
   elementwiseWorkgroup: number;
-  /** Matmul/conv: workgroup of WG_X x WG_Y threads, each computing a TM x TN register block. */
-  matmul: { WG_X: number; WG_Y: number; TM: number; TN: number; SHARED: number };
+  /**
+   * Matmul/conv: workgroup of WG_X x WG_Y threads, each computing a TM x TN register block
+   * (TM, TN in {4, 8}); SHARED 1 stages TK-deep tiles in workgroup memory, 0 uses none.
+   */
+  matmul: { WG_X: number; WG_Y: number; TM: number; TN: number; SHARED: number; TK: number };
   /** Threads per workgroup of reductions (one workgroup per output row). */
   reduceWorkgroup: number;
+  /**
+   * Partial reductions of one long vector (weightedSum's weight gradient, gradient norms):
+   * at most this many workgroups of reduceWorkgroup threads, each thread striding over at
+   * least ~8 elements; a second pass adds the partials in order.
+   */
+  partialGroups: number;
+  /**
+   * Split reductions (sum/mean over many elements, batch-norm statistics): elements one
+   * workgroup of reduceWorkgroup threads reduces before a second pass adds the partials.
+   */
+  reduceChunk: number;
+  /** Reductions with one thread per output: elements one thread adds before a second pass. */
+  reduceThreadChunk: number;
+  /**
+   * Reduce rows with one thread each, walking memory sequentially (llvmpipe: no barriers), rather
+   * than with a workgroup per row and a tree in workgroup memory (GPUs: coalesced reads).
+   */
+  reduceByThreads: boolean;
+  /**
+   * Per-pixel kernels (pooling, batch-norm apply): consecutive outputs one thread computes.
+   * llvmpipe pays per invocation (4 per thread ran about 2x faster); GPUs coalesce best with 1.
+   */
+  pixelsPerThread: number;
+  /** Conv2d kernels (shaders/conv/); see ConvTuning. */
+  conv: ConvTuning;
+}
+
+/**
+ * Conv2d register blocks (shaders/conv/). On llvmpipe every divergent storage load costs about as
+ * much as 100 FMAs (it is a per-lane loop, vec4 or not), so blocks are as large as the shader
+ * compiler still unrolls into registers; on GPUs small blocks and many threads.
+ */
+export interface ConvTuning {
+  /** Forward and input-gradient implicit GEMM: WG threads, each TM channels x TP pixels (TM*TP <= 128, TP <= 16). */
+  gemm: { WG: number; TM: number; TP: number };
+  /** Depthwise direct kernel: WG threads, each a TH x TW output tile (TH*TW <= 64, TH <= 16). */
+  depthwise: { WG: number; TH: number; TW: number };
+  /**
+   * Weight gradient GEMM: WG threads, each TM output channels x TN (channel, tap) columns
+   * (TM*TN <= 128); the pixel reduction is split so about `threads` threads run, each over at
+   * least `minChunk` pixels.
+   */
+  weightGrad: { WG: number; TM: number; TN: number; threads: number; minChunk: number };
+  /** Depthwise weight gradient: TW pixels per row segment (<= 32); splits as for weightGrad (in output rows). */
+  depthwiseWeightGrad: { WG: number; TW: number; threads: number; minChunk: number };
+  /** Bias gradient: split so about `threads` threads run, each over at least `minChunk` elements. */
+  biasGrad: { threads: number; minChunk: number };
 }
 
 export function chooseTuning(info: DeviceInfo): Tuning {
   if (info.isSoftware) {
     return {
       elementwiseWorkgroup: 64,
-      matmul: { WG_X: 8, WG_Y: 8, TM: 4, TN: 4, SHARED: 0 },
+      matmul: { WG_X: 8, WG_Y: 8, TM: 4, TN: 4, SHARED: 0, TK: 16 },
       reduceWorkgroup: 64,
+      partialGroups: 16,
+      reduceChunk: 16384,
+      reduceThreadChunk: 1024,
+      reduceByThreads: true,
+      pixelsPerThread: 4,
+      conv: {
+        gemm: { WG: 64, TM: 8, TP: 8 },
+        depthwise: { WG: 64, TH: 2, TW: 8 },
+        weightGrad: { WG: 64, TM: 8, TN: 8, threads: 512, minChunk: 256 },
+        depthwiseWeightGrad: { WG: 64, TW: 8, threads: 512, minChunk: 4 },
+        biasGrad: { threads: 256, minChunk: 1024 },
+      },
     };
   }
   return {
     elementwiseWorkgroup: 256,
-    matmul: { WG_X: 16, WG_Y: 16, TM: 4, TN: 4, SHARED: 1 },
+    matmul: { WG_X: 16, WG_Y: 16, TM: 4, TN: 4, SHARED: 1, TK: 16 },
     reduceWorkgroup: 256,
+    partialGroups: 256,
+    reduceChunk: 4096,
+    reduceThreadChunk: 256,
+    reduceByThreads: false,
+    pixelsPerThread: 1,
+    conv: {
+      gemm: { WG: 64, TM: 4, TP: 4 },
+      depthwise: { WG: 64, TH: 1, TW: 4 },
+      weightGrad: { WG: 64, TM: 4, TN: 4, threads: 16384, minChunk: 64 },
+      depthwiseWeightGrad: { WG: 64, TW: 4, threads: 16384, minChunk: 1 },
+      biasGrad: { threads: 8192, minChunk: 256 },
+    },
   };
 }

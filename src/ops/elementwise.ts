@@ -79,3 +79,9 @@ export function axpy(dst: Tensor, src: Tensor, alpha: number): void {
 export function addInto(dst: Tensor, src: Tensor): void {
   axpy(dst, src, 1);
 }
+
+/** dst = src, in place (no gradient): a buffer copy in the step's encoder. */
+export function copyInto(dst: Tensor, src: Tensor): void {
+  sameShape('copyInto', dst, src);
+  if (dst.size > 0) gpu().recorder.copy(src.buffer, dst.buffer, dst.size * 4);
+}

@@ -1,0 +1,111 @@
+// batchnorm_partial: per-channel partial sums of x [N, C, H, W] (NCHW, row-major) over N*H*W.
+// Channel c's M = N * H * W elements (flat r = n * HW + hw) are cut into S chunks of `chunk`;
+// workgroup (s, c) adds up chunk s and writes two sums to partial[2 * (c * S + s) + {0, 1}]:
+//   MODE 0 (forward):  sum(d), sum(d * d) with d = x - x[0, c, 0, 0] (a shift close to the
+//                      mean keeps the variance free of cancellation), g and mean unused;
+//   MODE 1 (backward): sum(g), sum(g * (x - mean[c])).
+// Bindings: params (uniform), x, g, mean (read), partial (written: 2 * C * S values).
+// Entry points:
+//   group_main  grid (S, C), chunks of channel c's flat r = n * HW + hw; WG threads (a power
+//               of two) stride over the chunk, walking (n, hw) without a division per element,
+//               then add up in a tree in workgroup memory (GPUs: coalesced reads).
+//   thread_main one thread per contiguous run of `chunk` values inside one (n, c) plane, walked
+//               sequentially (llvmpipe: no barriers). With SP = ceil(HW / chunk) runs per
+//               plane, S = N * SP and thread j = ((n * C + c) * SP + sp) writes partial
+//               (c, n * SP + sp). 1-D: j = gid.x + gid.y * nwg.x * WG.
+
+struct Params { C: u32, HW: u32, M: u32, chunk: u32, S: u32, }
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> g: array<f32>;
+@group(0) @binding(3) var<storage, read> mean: array<f32>;
+@group(0) @binding(4) var<storage, read_write> partial: array<f32>;
+
+override WG: u32 = 64;
+override MODE: u32 = 0;
+
+var<workgroup> sums: array<vec2<f32>, WG>;
+
+@compute @workgroup_size(WG)
+fn group_main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let s = wid.x;
+  let c = wid.y;
+  let HW = params.HW;
+  let CHW = params.C * HW;
+  let r0 = s * params.chunk;
+  let r1 = min(r0 + params.chunk, params.M);
+  var center: f32;
+  if (MODE == 0u) {
+    center = x[c * HW];
+  } else {
+    center = mean[c];
+  }
+  var acc = vec2<f32>(0.0, 0.0);
+  var r = r0 + lid.x;
+  var n = r / HW;
+  var hw = r - n * HW;
+  for (; r < r1; r += WG) {
+    let idx = n * CHW + c * HW + hw;
+    let d = x[idx] - center;
+    if (MODE == 0u) {
+      acc += vec2<f32>(d, d * d);
+    } else {
+      let gv = g[idx];
+      acc += vec2<f32>(gv, gv * d);
+    }
+    hw += WG;
+    if (hw >= HW) {
+      let q = hw / HW;
+      n += q;
+      hw -= q * HW;
+    }
+  }
+  sums[lid.x] = acc;
+  workgroupBarrier();
+  for (var width = WG / 2u; width > 0u; width = width / 2u) {
+    if (lid.x < width) {
+      sums[lid.x] = sums[lid.x] + sums[lid.x + width];
+    }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u) {
+    let o = 2u * (c * params.S + s);
+    partial[o] = sums[0].x;
+    partial[o + 1u] = sums[0].y;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn thread_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let j = gid.x + gid.y * nwg.x * WG;
+  let HW = params.HW;
+  let C = params.C;
+  let SP = (HW + params.chunk - 1u) / params.chunk;
+  let sp = j % SP;
+  let plane = j / SP;
+  let c = plane % C;
+  let n = plane / C;
+  if (n * HW >= params.M) { return; }
+  var center: f32;
+  if (MODE == 0u) {
+    center = x[c * HW];
+  } else {
+    center = mean[c];
+  }
+  let start = plane * HW + sp * params.chunk;
+  let end = plane * HW + min((sp + 1u) * params.chunk, HW);
+  var acc = vec2<f32>(0.0, 0.0);
+  for (var i = start; i < end; i++) {
+    let d = x[i] - center;
+    if (MODE == 0u) {
+      acc += vec2<f32>(d, d * d);
+    } else {
+      let gv = g[i];
+      acc += vec2<f32>(gv, gv * d);
+    }
+  }
+  let o = 2u * (c * params.S + n * SP + sp);
+  partial[o] = acc.x;
+  partial[o + 1u] = acc.y;
+}

@@ -1,0 +1,61 @@
+// What train, eval and search share: loading a dataset from flags, and the run folder.
+
+import { loadCifar } from '../data/cifar.js';
+import { syntheticDataset } from '../data/synthetic.js';
+import { split, subset, permutation, type ImageDataset } from '../data/dataset.js';
+import { UsageError, type FlagTable, type FlagValues } from './flags.js';
+
+export const DATASETS = ['synthetic', 'cifar10', 'cifar100', 'imagenet16'] as const;
+
+export const DATA_FLAGS: FlagTable = {
+  dataset: { type: 'string', default: 'synthetic', choices: DATASETS, help: 'dataset; synthetic is generated from --seed and needs no files' },
+  data: { type: 'string', help: 'folder with the dataset files (CIFAR binary version, or ImageNet16 pickles); see docs/DATA.md' },
+  'train-size': { type: 'int', min: 0, default: 0, help: 'use only this many training images (0: all) — for quick runs' },
+  'test-size': { type: 'int', min: 0, default: 0, help: 'use only this many test images (0: all)' },
+  'synthetic-size': { type: 'int', min: 16, default: 2000, help: 'images in the synthetic training set (a quarter as many test images)' },
+};
+
+export interface LoadedData {
+  train: ImageDataset;
+  test: ImageDataset;
+}
+
+async function loadImageNet16(dir: string, part: 'train' | 'valid'): Promise<ImageDataset> {
+  const mod = await import('../data/imagenet16.js');
+  return mod.loadImageNet16(dir, { part, classes: 120 });
+}
+
+export async function loadData(f: FlagValues, seed: number): Promise<LoadedData> {
+  const name = f.dataset as string;
+  let train: ImageDataset, test: ImageDataset;
+  if (name === 'synthetic') {
+    const n = f['synthetic-size'] as number;
+    // One draw, cut in two: the test images share the class patterns but not the noise or shifts.
+    const all = syntheticDataset({ count: n + Math.max(10, Math.floor(n / 4)), seed });
+    train = subset(all, Array.from({ length: n }, (_, i) => i), `${all.name}-train`);
+    test = subset(all, Array.from({ length: all.count - n }, (_, i) => n + i), `${all.name}-test`);
+  } else {
+    const dir = f.data as string | undefined;
+    if (!dir) throw new UsageError(`--dataset ${name} needs --data DIR (the folder holding its files; see docs/DATA.md)`);
+    if (name === 'imagenet16') {
+      [train, test] = await Promise.all([loadImageNet16(dir, 'train'), loadImageNet16(dir, 'valid')]);
+    } else {
+      const variant = name as 'cifar10' | 'cifar100';
+      [train, test] = await Promise.all([loadCifar(dir, variant, 'train'), loadCifar(dir, variant, 'test')]);
+    }
+  }
+  const take = (d: ImageDataset, n: number) => (n > 0 && n < d.count ? subset(d, permutation(d.count, seed + 17).subarray(0, n)) : d);
+  return { train: take(train, f['train-size'] as number), test: take(test, f['test-size'] as number) };
+}
+
+/** Held-out validation from the training set by seed (--valid-size images). */
+export function holdOut(d: ImageDataset, validCount: number, seed: number): [ImageDataset, ImageDataset | null] {
+  if (validCount <= 0) return [d, null];
+  if (validCount >= d.count) throw new UsageError(`--valid-size ${validCount} leaves no training images (the set has ${d.count})`);
+  return split(d, d.count - validCount, seed);
+}
+
+export function defaultRunDir(kind: string): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+  return `runs/${kind}-${stamp}`;
+}

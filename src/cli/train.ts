@@ -1,0 +1,178 @@
+// `bionas train`: trains a ResNet baseline with one learning rule, a network from a genotype,
+// or a NAS-Bench-201 cell; evaluates on the test set; checkpoints and resumes.
+
+import { initGpu } from '../gpu/runtime.js';
+import { Generator } from '../ops/random.js';
+import { BatchLoader } from '../data/loader.js';
+import { CifarResNet } from '../models/resnet.js';
+import { NetworkCIFAR } from '../models/network.js';
+import { Nb201Network, parseNb201 } from '../models/nb201.js';
+import { loadGenotype } from '../models/genotype.js';
+import { parseRule, RULE_NAMES } from '../nn/rules.js';
+import { train, evaluate, DEFAULT_TRAIN, type TrainConfig, type TrainableModel } from '../train/trainer.js';
+import { parseFlags, helpText, UsageError, type FlagTable, type FlagValues } from './flags.js';
+import { DATA_FLAGS, loadData, holdOut, defaultRunDir } from './common.js';
+import type { ImageDataset } from '../data/dataset.js';
+import { gradientVariance, type VarianceReport } from '../nn/probes.js';
+import { crossEntropy } from '../ops/loss.js';
+
+/** Hyper-parameter presets (SPEC 5); explicit flags override them. */
+export const TRAIN_PRESETS: Record<string, Partial<TrainConfig> & { cutout?: number }> = {
+  // Biotorch's single-rule baselines: 250 epochs, lr x0.1 at 100/150/200 (DFA uses lr 0.001).
+  biotorch: { epochs: 250, batchSize: 128, optimizer: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 1e-4, schedule: 'multistep', milestones: [100, 150, 200], gamma: 0.1 },
+  // DARTS' evaluation of a found cell: 600 epochs, cosine to 0, cutout, drop path, auxiliary head.
+  darts: { epochs: 600, batchSize: 96, optimizer: 'sgd', lr: 0.025, momentum: 0.9, weightDecay: 3e-4, schedule: 'cosine', minLr: 0, gradClip: 5, auxWeight: 0.4, dropPath: 0.2, cutout: 16 },
+  // A few epochs on small data: the README's demo and quick checks.
+  quick: { epochs: 3, batchSize: 64, optimizer: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 3e-4, schedule: 'cosine', gradClip: 5 },
+};
+
+export const TRAIN_FLAGS: FlagTable = {
+  model: { type: 'string', default: 'resnet20', choices: ['resnet20', 'resnet56', 'network', 'nb201'], help: 'architecture; --genotype implies network, --arch implies nb201' },
+  rule: { type: 'string', default: 'bp', choices: RULE_NAMES, help: 'learning rule of every conv and linear layer of a ResNet' },
+  genotype: { type: 'string', help: 'genotype JSON file (e.g. RUN/genotype.json) or preset: darts_v1, darts_v2, biodarts' },
+  arch: { type: 'string', help: "NAS-Bench-201 cell, e.g. '|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|'" },
+  C: { type: 'int', min: 2, default: 36, help: 'initial channels of a genotype network (NAS-Bench-201: 16)' },
+  layers: { type: 'int', min: 3, default: 20, help: 'cells of a genotype network' },
+  auxiliary: { type: 'bool', default: false, help: 'auxiliary head (genotype network); its loss weight is --aux-weight' },
+  preset: { type: 'string', default: 'quick', choices: Object.keys(TRAIN_PRESETS), help: 'hyper-parameter preset: biotorch (ResNet baselines), darts (found cells), quick' },
+  ...DATA_FLAGS,
+  'valid-size': { type: 'int', min: 0, default: 0, help: 'images held out of the training set for per-epoch validation (Biotorch: 5000)' },
+  epochs: { type: 'int', min: 1, help: 'epochs (default: from --preset)' },
+  batch: { type: 'int', min: 1, help: 'batch size (default: from --preset)' },
+  optimizer: { type: 'string', choices: ['sgd', 'adam'], help: 'optimizer (default: from --preset)' },
+  lr: { type: 'number', min: 0, help: 'learning rate (default: from --preset)' },
+  momentum: { type: 'number', min: 0, help: 'SGD momentum' },
+  nesterov: { type: 'bool', help: 'Nesterov momentum' },
+  'weight-decay': { type: 'number', min: 0, help: 'L2 weight decay' },
+  schedule: { type: 'string', choices: ['cosine', 'step', 'multistep', 'linear', 'constant'], help: 'learning-rate schedule' },
+  'min-lr': { type: 'number', min: 0, help: 'final rate of cosine/linear schedules' },
+  milestones: { type: 'list', help: 'multistep epochs, e.g. 100,150,200' },
+  gamma: { type: 'number', min: 0, help: 'step/multistep decay factor' },
+  warmup: { type: 'number', min: 0, help: 'linear warm-up epochs' },
+  'grad-clip': { type: 'number', min: 0, help: 'max gradient norm (0: off)' },
+  'label-smoothing': { type: 'number', min: 0, help: 'label smoothing' },
+  'aux-weight': { type: 'number', min: 0, help: 'auxiliary loss weight' },
+  'drop-path': { type: 'number', min: 0, help: 'final drop-path probability (ramped linearly)' },
+  cutout: { type: 'int', min: 0, help: 'cutout square side in pixels (0: off)' },
+  seed: { type: 'int', min: 0, default: 0, help: 'seed of weights, data order, augmentation and feedback matrices' },
+  run: { type: 'string', help: 'run folder for checkpoint.bin, metrics.jsonl, curves.svg (default: runs/train-<time>)' },
+  resume: { type: 'bool', default: false, help: 'continue from the run folder\'s checkpoint' },
+  alignment: { type: 'bool', default: true, help: 'log per-layer alignment angles each epoch (rules with a feedback matrix)' },
+  'log-every': { type: 'int', min: 1, default: 20, help: 'steps between metric read-backs (progress bar refresh)' },
+  'grad-variance': { type: 'int', min: 0, default: 0, help: 'after training, the per-layer variance of the gradient over this many training batches (0: off)' },
+};
+
+export function trainConfig(f: FlagValues): TrainConfig & { cutout: number } {
+  const p = TRAIN_PRESETS[f.preset as string];
+  const pick = <T>(flag: string, key: keyof TrainConfig | 'cutout', fallback: T): T => (f[flag] ?? (p as Record<string, unknown>)[key] ?? fallback) as T;
+  const rule = f.rule as string;
+  const d = DEFAULT_TRAIN;
+  return {
+    epochs: pick('epochs', 'epochs', d.epochs),
+    batchSize: pick('batch', 'batchSize', d.batchSize),
+    optimizer: pick('optimizer', 'optimizer', d.optimizer),
+    // Biotorch trains DFA with lr 0.001 (SPEC 5).
+    lr: f.lr !== undefined ? (f.lr as number) : rule === 'dfa' && f.preset === 'biotorch' ? 0.001 : pick('lr', 'lr', d.lr),
+    momentum: pick('momentum', 'momentum', d.momentum),
+    nesterov: pick('nesterov', 'nesterov', d.nesterov),
+    weightDecay: pick('weight-decay', 'weightDecay', d.weightDecay),
+    schedule: pick('schedule', 'schedule', d.schedule),
+    minLr: pick('min-lr', 'minLr', d.minLr),
+    milestones: pick('milestones', 'milestones', d.milestones),
+    gamma: pick('gamma', 'gamma', d.gamma),
+    warmupEpochs: pick('warmup', 'warmupEpochs', d.warmupEpochs),
+    gradClip: pick('grad-clip', 'gradClip', d.gradClip),
+    labelSmoothing: pick('label-smoothing', 'labelSmoothing', d.labelSmoothing),
+    auxWeight: pick('aux-weight', 'auxWeight', d.auxWeight),
+    dropPath: pick('drop-path', 'dropPath', d.dropPath),
+    seed: f.seed as number,
+    logEvery: f['log-every'] as number,
+    cutout: pick('cutout', 'cutout', 0),
+  };
+}
+
+export interface ModelDescription {
+  model: string;
+  rule: string;
+  genotype?: unknown;
+  arch?: string;
+  C: number;
+  layers: number;
+  auxiliary: boolean;
+  numClasses: number;
+  inChannels: number;
+  seed: number;
+}
+
+export async function describeModel(f: FlagValues, data: ImageDataset): Promise<ModelDescription> {
+  let model = f.model as string;
+  if (f.genotype) model = 'network';
+  if (f.arch) model = 'nb201';
+  if (model === 'network' && !f.genotype) throw new UsageError('--model network needs --genotype FILE or a preset name');
+  if (model === 'nb201' && !f.arch) throw new UsageError("--model nb201 needs --arch '|op~0|+|op~0|op~1|+|op~0|op~1|op~2|'");
+  return {
+    model, rule: parseRule(f.rule as string),
+    genotype: f.genotype ? await loadGenotype(f.genotype as string) : undefined,
+    arch: f.arch as string | undefined,
+    C: f.arch && f.C === TRAIN_FLAGS.C.default ? 16 : (f.C as number),
+    layers: f.layers as number, auxiliary: !!f.auxiliary,
+    numClasses: data.numClasses, inChannels: data.channels, seed: f.seed as number,
+  };
+}
+
+export function buildModel(d: ModelDescription, gen: Generator): TrainableModel {
+  switch (d.model) {
+    case 'resnet20':
+    case 'resnet56':
+      return new CifarResNet({ depth: d.model === 'resnet20' ? 20 : 56, rule: d.rule, numClasses: d.numClasses, inChannels: d.inChannels, gen });
+    case 'network':
+      return new NetworkCIFAR(d.genotype as never, { C: d.C, layers: d.layers, numClasses: d.numClasses, auxiliary: d.auxiliary, inChannels: d.inChannels, gen });
+    case 'nb201':
+      return new Nb201Network(parseNb201(d.arch!), { C: d.C, numClasses: d.numClasses, inChannels: d.inChannels, gen });
+    default:
+      throw new UsageError(`unknown model '${d.model}'`);
+  }
+}
+
+export async function trainCommand(argv: string[]): Promise<void> {
+  const summary = 'Trains a network: a ResNet-20/56 with one learning rule (--rule), a cell found by search\n(--genotype RUN/genotype.json), or a NAS-Bench-201 cell (--arch), then evaluates it on the test set.';
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(helpText('train', summary, TRAIN_FLAGS));
+    return;
+  }
+  const f = parseFlags(argv, TRAIN_FLAGS, 'train');
+  const config = trainConfig(f);
+  const seed = config.seed;
+  const rt = await initGpu();
+  console.log(`device: ${rt.info.description} (${rt.info.backend}, ${rt.info.featureLevel})`);
+  const { train: trainSet, test } = await loadData(f, seed);
+  const [trainPart, validPart] = holdOut(trainSet, f['valid-size'] as number, seed);
+  const description = await describeModel(f, trainSet);
+  const gen = new Generator(seed);
+  const model = buildModel(description, gen);
+  const runDir = (f.run as string | undefined) ?? defaultRunDir('train');
+  console.log(`model: ${description.model}${description.model.startsWith('resnet') ? ` (rule ${description.rule})` : ''}, ${(model.parameterCount() / 1e6).toFixed(3)}M parameters; ` +
+    `data: ${trainPart.count} train, ${validPart?.count ?? 0} valid, ${test.count} test (${trainSet.name}); run folder: ${runDir}`);
+  const loaders = {
+    train: new BatchLoader(trainPart, { batchSize: config.batchSize, shuffle: true, seed, dropLast: true, augment: { cropPadding: Math.round(trainPart.height / 8), flip: true, cutout: config.cutout } }),
+    valid: validPart ? new BatchLoader(validPart, { batchSize: 256 }) : null,
+  };
+  const result = await train(model, loaders, config, {
+    runDir, resume: !!f.resume, gen, logAlignment: !!f.alignment && description.rule !== 'bp',
+    describe: description as unknown as Record<string, unknown>,
+  });
+  if (result.stopped) return;
+  const t = await evaluate(model, new BatchLoader(test, { batchSize: 256 }));
+  console.log(`test: loss ${t.loss.toFixed(4)}, accuracy ${(100 * t.acc).toFixed(2)}% on ${t.count} images`);
+  let variance: VarianceReport | null = null;
+  const k = f['grad-variance'] as number;
+  if (k > 0) {
+    model.train();
+    variance = await gradientVariance(model, loaders.train.epoch(config.epochs), (logits, b) => crossEntropy(logits, b.y), k);
+    console.log(`gradient variance over ${variance.batches} batches: overall ${variance.overall.toExponential(3)}`);
+    for (const r of variance.perTensor) console.log(`  ${r.name.padEnd(40)} ${r.variance.toExponential(3)}`);
+  }
+  const fs = await import('node:fs');
+  fs.writeFileSync(`${runDir}/summary.json`, JSON.stringify({ model: description, config, test: t, gradientVariance: variance, history: result.history.map(({ alignment, ...r }) => r) }, null, 1));
+  model.dispose();
+}

@@ -1,0 +1,171 @@
+// The candidate operations of a DARTS / NAS-Bench-201 cell, as a table from name to
+// constructor, as in DARTS' operations.py. Every conv inside an op uses the edge's learning
+// rule; `affine` is false in search (BN without parameters), true in the final network.
+
+import { Tensor } from '../tensor.js';
+import { Module, Sequential, Identity } from '../nn/module.js';
+import { Conv2d, type LayerOptions } from '../nn/layers.js';
+import { BatchNorm2d } from '../nn/batchnorm.js';
+import { ReLU, MaxPool2d, AvgPool2d } from '../nn/basic.js';
+import { zeros } from '../ops/fill.js';
+import { relu } from '../ops/elementwise.js';
+import { concat, slice } from '../ops/concat.js';
+import { HebbianConv } from '../nn/hebbian.js';
+import { PredictiveCodingConv } from '../nn/predictive.js';
+
+export const DARTS_OPS = [
+  'none', 'max_pool_3x3', 'avg_pool_3x3', 'skip_connect', 'sep_conv_3x3', 'sep_conv_5x5', 'dil_conv_3x3', 'dil_conv_5x5',
+] as const;
+export const NB201_OPS = ['none', 'skip_connect', 'nor_conv_1x1', 'nor_conv_3x3', 'avg_pool_3x3'] as const;
+export const BIO_OPS = ['hebbian_conv_3x3', 'pc_conv_3x3'] as const;
+export const ALL_OPS = [...DARTS_OPS, 'nor_conv_1x1', 'nor_conv_3x3', ...BIO_OPS] as const;
+export type OpName = (typeof ALL_OPS)[number];
+
+/** Ops with weights, which a learning rule can change (the others ignore it). */
+export const OPS_WITH_WEIGHTS: readonly OpName[] = [
+  'sep_conv_3x3', 'sep_conv_5x5', 'dil_conv_3x3', 'dil_conv_5x5', 'nor_conv_1x1', 'nor_conv_3x3', 'hebbian_conv_3x3', 'pc_conv_3x3',
+];
+
+export function parseOp(name: string): OpName {
+  if ((ALL_OPS as readonly string[]).includes(name)) return name as OpName;
+  throw new Error(`unknown operation '${name}'; known: ${ALL_OPS.join(', ')}`);
+}
+
+export interface OpContext {
+  C: number;
+  stride: number;
+  /** BN with learnable scale and shift (final network) or without (search). */
+  affine: boolean;
+  /** Rule and generator for the op's convs. */
+  layer: LayerOptions;
+  /** Search only: a pool is followed by BN(affine=false), as in DARTS' MixedOp. */
+  poolBn?: boolean;
+}
+
+/** 'none': zeros (spatially halved at stride 2); no gradient flows. */
+export class Zero extends Module {
+  constructor(readonly stride: number) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    const [n, c, h, w] = x.shape;
+    return zeros(this.stride === 1 ? x.shape : [n, c, Math.ceil(h / this.stride), Math.ceil(w / this.stride)]);
+  }
+}
+
+/** ReLU, conv, BN. */
+export class ReLUConvBN extends Module {
+  readonly conv: Conv2d;
+  readonly bn: BatchNorm2d;
+  constructor(cin: number, cout: number, k: number, stride: number, padding: number, affine: boolean, layer: LayerOptions = {}) {
+    super();
+    this.conv = new Conv2d(cin, cout, k, { ...layer, stride, padding });
+    this.bn = new BatchNorm2d(cout, { affine });
+  }
+  forward(x: Tensor): Tensor {
+    return this.bn.forward(this.conv.forward(relu(x)));
+  }
+}
+
+/** ReLU, depthwise k x k (dilated), 1x1 conv, BN. */
+export class DilConv extends Module {
+  readonly depthwise: Conv2d;
+  readonly pointwise: Conv2d;
+  readonly bn: BatchNorm2d;
+  constructor(cin: number, cout: number, k: number, stride: number, padding: number, dilation: number, affine: boolean, layer: LayerOptions = {}) {
+    super();
+    this.depthwise = new Conv2d(cin, cin, k, { ...layer, stride, padding, dilation, groups: cin });
+    this.pointwise = new Conv2d(cin, cout, 1, layer);
+    this.bn = new BatchNorm2d(cout, { affine });
+  }
+  forward(x: Tensor): Tensor {
+    return this.bn.forward(this.pointwise.forward(this.depthwise.forward(relu(x))));
+  }
+}
+
+/** Two DilConvs without dilation; the stride only in the first. */
+export class SepConv extends Module {
+  readonly first: DilConv;
+  readonly second: DilConv;
+  constructor(cin: number, cout: number, k: number, stride: number, padding: number, affine: boolean, layer: LayerOptions = {}) {
+    super();
+    this.first = new DilConv(cin, cin, k, stride, padding, 1, affine, layer);
+    this.second = new DilConv(cin, cout, k, 1, padding, 1, affine, layer);
+  }
+  forward(x: Tensor): Tensor {
+    return this.second.forward(this.first.forward(x));
+  }
+}
+
+/** ReLU, two 1x1 stride-2 convs (the second on the input shifted by one pixel), concat, BN. */
+export class FactorizedReduce extends Module {
+  readonly conv1: Conv2d;
+  readonly conv2: Conv2d;
+  readonly bn: BatchNorm2d;
+  constructor(cin: number, cout: number, affine: boolean, layer: LayerOptions = {}) {
+    super();
+    if (cout % 2) throw new Error(`FactorizedReduce: output channels must be even, got ${cout}`);
+    this.conv1 = new Conv2d(cin, cout / 2, 1, { ...layer, stride: 2 });
+    this.conv2 = new Conv2d(cin, cout / 2, 1, { ...layer, stride: 2 });
+    this.bn = new BatchNorm2d(cout, { affine });
+  }
+  forward(x: Tensor): Tensor {
+    const r = relu(x);
+    const [, , h, w] = r.shape;
+    const a = this.conv1.forward(r);
+    const shifted = slice(slice(r, 2, 1, h), 3, 1, w);
+    const b = this.conv2.forward(shifted);
+    // Odd maps would give the shifted branch a smaller output; DARTS only reduces even maps.
+    if (b.shape[2] !== a.shape[2] || b.shape[3] !== a.shape[3]) {
+      throw new Error(`FactorizedReduce: input ${h}x${w} must have even height and width`);
+    }
+    return this.bn.forward(concat([a, b], 1));
+  }
+}
+
+/** A pool, followed in search by BN(affine=false); NB201 pools adapt channels with a 1x1 first. */
+class Pool extends Module {
+  readonly pool: Module;
+  readonly bn: BatchNorm2d | null;
+  constructor(kind: 'max' | 'avg', ctx: OpContext) {
+    super();
+    this.pool = kind === 'max' ? new MaxPool2d({ kernel: 3, stride: ctx.stride, padding: 1 }) : new AvgPool2d({ kernel: 3, stride: ctx.stride, padding: 1, countIncludePad: false });
+    this.bn = ctx.poolBn ? new BatchNorm2d(ctx.C, { affine: false }) : null;
+  }
+  forward(x: Tensor): Tensor {
+    const y = this.pool.forward(x);
+    return this.bn ? this.bn.forward(y) : y;
+  }
+}
+
+/** Builds the op `name` for an edge. */
+export function makeOp(name: OpName, ctx: OpContext): Module {
+  const { C, stride, affine, layer } = ctx;
+  switch (name) {
+    case 'none':
+      return new Zero(stride);
+    case 'max_pool_3x3':
+      return new Pool('max', ctx);
+    case 'avg_pool_3x3':
+      return new Pool('avg', ctx);
+    case 'skip_connect':
+      // At stride 2 the two 1x1 convs of FactorizedReduce carry the edge's rule (SPEC 2).
+      return stride === 1 ? new Identity() : new FactorizedReduce(C, C, affine, layer);
+    case 'sep_conv_3x3':
+      return new SepConv(C, C, 3, stride, 1, affine, layer);
+    case 'sep_conv_5x5':
+      return new SepConv(C, C, 5, stride, 2, affine, layer);
+    case 'dil_conv_3x3':
+      return new DilConv(C, C, 3, stride, 2, 2, affine, layer);
+    case 'dil_conv_5x5':
+      return new DilConv(C, C, 5, stride, 4, 2, affine, layer);
+    case 'nor_conv_1x1':
+      return new ReLUConvBN(C, C, 1, stride, 0, affine, layer);
+    case 'nor_conv_3x3':
+      return new ReLUConvBN(C, C, 3, stride, 1, affine, layer);
+    case 'hebbian_conv_3x3':
+      return new Sequential(new ReLU(), new HebbianConv(C, C, 3, { stride, padding: 1, gen: layer.gen }), new BatchNorm2d(C, { affine }));
+    case 'pc_conv_3x3':
+      return new Sequential(new PredictiveCodingConv(C, C, 3, { stride, padding: 1, gen: layer.gen, rule: layer.rule }), new BatchNorm2d(C, { affine }));
+  }
+}

@@ -1,0 +1,215 @@
+// Batch normalisation over NCHW float32, PyTorch semantics.
+//
+// Training: per-channel mean and biased variance of the batch normalise x; the running
+// statistics are updated in place on the GPU (running = (1 - momentum) * running +
+// momentum * batch, the variance unbiased by M / (M - 1), M = N*H*W). Evaluation: the running
+// statistics normalise. weight/bias null means affine = false.
+//
+// Kernels: batchnorm_partial (every channel's M values cut into S chunks, each summed by one
+// workgroup in a tree, or on llvmpipe by one thread walking memory in order), batchnorm_stats / batchnorm_backward_coef (one
+// thread per channel: adds the S partials and forms the per-channel coefficients), and
+// batchnorm_apply (one pass over x: y = x * scale + shift, or dx = k * g + p * (x - mean) + q).
+// Forward in training is 3 dispatches, in evaluation 2; backward 3 (2 when nothing is summed).
+
+import { gpu } from '../gpu/runtime.js';
+import { Kernel } from '../gpu/kernels.js';
+import { Tensor, fmt } from '../tensor.js';
+import { record } from '../autograd.js';
+import partialSource from '../../shaders/batchnorm/partial.wgsl';
+import statsSource from '../../shaders/batchnorm/stats.wgsl';
+import coefSource from '../../shaders/batchnorm/backward_coef.wgsl';
+import applySource from '../../shaders/batchnorm/apply.wgsl';
+
+const partialGroupKernel = new Kernel('batchnorm_partial_group', partialSource, 'group_main');
+const partialThreadKernel = new Kernel('batchnorm_partial_thread', partialSource, 'thread_main');
+const statsKernel = new Kernel('batchnorm_stats', statsSource);
+const coefKernel = new Kernel('batchnorm_backward_coef', coefSource);
+const applyKernel = new Kernel('batchnorm_apply', applySource);
+
+export interface BatchNorm2dOptions {
+  /** [C] scale, or null/undefined for affine = false. */
+  weight?: Tensor | null;
+  /** [C] shift, or null/undefined. */
+  bias?: Tensor | null;
+  /** [C], updated in place in training. */
+  runningMean: Tensor;
+  /** [C], updated in place in training (with the unbiased batch variance). */
+  runningVar: Tensor;
+  training: boolean;
+  /** Default 0.1. */
+  momentum?: number;
+  /** Default 1e-5. */
+  eps?: number;
+}
+
+/** What the backward needs from the forward. */
+export interface BatchNormSaved {
+  /** [4, C]: mean, invstd, scale, shift as used by the forward. */
+  stats: Tensor;
+  training: boolean;
+}
+
+function checkChannelVector(name: string, t: Tensor, C: number, xShape: readonly number[]): void {
+  if (t.dtype !== 'f32' || t.rank !== 1 || t.shape[0] !== C) {
+    throw new Error(`batchNorm2d: ${name} ${fmt(t.shape)} (${t.dtype}) must be f32 [${C}] for input ${fmt(xShape)}`);
+  }
+}
+
+function dims(x: Tensor): { N: number; C: number; HW: number; M: number } {
+  const [N, C, H, W] = x.shape;
+  return { N, C, HW: H * W, M: N * H * W };
+}
+
+/**
+ * Per-channel partial sums (mode 0: of x, mode 1: of g and g * (x - mean)) into [C, S, 2].
+ * GPUs: a workgroup per chunk of a channel (grid S x C). llvmpipe (tuning.reduceByThreads):
+ * a thread per contiguous run inside an (n, c) plane. S = 0 for an empty batch.
+ */
+function partialSums(x: Tensor, g: Tensor | null, mean: Tensor | null, mode: 0 | 1): { partial: Tensor; S: number } {
+  const rt = gpu();
+  const { N, C, HW, M } = dims(x);
+  const tune = rt.tuning;
+  const byThreads = tune.reduceByThreads;
+  const chunk = byThreads ? tune.reduceThreadChunk : tune.reduceChunk;
+  const SP = Math.ceil(HW / chunk);
+  const S = byThreads ? N * SP : Math.ceil(M / chunk);
+  const partial = Tensor.empty([Math.max(1, 2 * C * S)], 'f32', 'batchnorm.partial');
+  const buffers = { x: x.buffer, g: (g ?? x).buffer, mean: (mean ?? x).buffer, partial: partial.buffer };
+  const uniforms = { C, HW, M, chunk, S };
+  if (S > 0 && C > 0) {
+    if (byThreads) rt.dispatch1d(partialThreadKernel, buffers, uniforms, N * C * SP, { WG: tune.reduceWorkgroup, MODE: mode });
+    else rt.dispatch(partialGroupKernel, buffers, uniforms, [S, C], { WG: tune.reduceWorkgroup, MODE: mode });
+  }
+  return { partial, S };
+}
+
+/** One pass over x: the per-channel affine map of the forward (mode 0) or the backward (mode 1). */
+function apply(x: Tensor, g: Tensor | null, coef: Tensor, mode: 0 | 1): Tensor {
+  const rt = gpu();
+  const { N, C, HW } = dims(x);
+  const out = Tensor.empty(x.shape, 'f32', mode === 0 ? 'batchnorm' : 'batchnorm.dx');
+  const rows = N * C;
+  if (out.size === 0) return out;
+  const wg = rt.tuning.elementwiseWorkgroup;
+  const PER = rt.tuning.pixelsPerThread;
+  const max = rt.info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
+  const z = Math.ceil(rows / max);
+  rt.dispatch(
+    applyKernel,
+    { x: x.buffer, g: (g ?? x).buffer, coef: coef.buffer, out: out.buffer },
+    { C, HW, rows },
+    [Math.ceil(HW / (wg * PER)), Math.ceil(rows / z), z],
+    { WG: wg, MODE: mode, PER },
+  );
+  return out;
+}
+
+function validate(x: Tensor, opts: BatchNorm2dOptions): void {
+  if (x.rank !== 4) throw new Error(`batchNorm2d: input ${fmt(x.shape)} must be [N, C, H, W] (rank 4, got rank ${x.rank})`);
+  if (x.dtype !== 'f32') throw new Error(`batchNorm2d: needs an f32 input, got ${x.dtype} ${fmt(x.shape)}`);
+  const { C, M } = dims(x);
+  if (!opts.runningMean || !opts.runningVar) throw new Error(`batchNorm2d: runningMean and runningVar are required (input ${fmt(x.shape)})`);
+  checkChannelVector('runningMean', opts.runningMean, C, x.shape);
+  checkChannelVector('runningVar', opts.runningVar, C, x.shape);
+  if (opts.runningMean.buffer === opts.runningVar.buffer) throw new Error('batchNorm2d: runningMean and runningVar share memory');
+  if (opts.weight) checkChannelVector('weight', opts.weight, C, x.shape);
+  if (opts.bias) checkChannelVector('bias', opts.bias, C, x.shape);
+  if (opts.training && M <= 1) {
+    throw new Error(`batchNorm2d: training needs more than one value per channel, got input ${fmt(x.shape)}`);
+  }
+  const max = gpu().info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
+  if (C > max) throw new Error(`batchNorm2d: input ${fmt(x.shape)} has more than ${max} channels`);
+  const momentum = opts.momentum ?? 0.1;
+  const eps = opts.eps ?? 1e-5;
+  if (!Number.isFinite(momentum) || !(eps >= 0)) throw new Error(`batchNorm2d: bad momentum ${momentum} or eps ${eps}`);
+}
+
+/**
+ * Raw forward: the normalised output and the statistics the backward needs. In training the
+ * running statistics are updated in place (as recorded, before any later reader).
+ */
+export function batchNorm2dForward(x: Tensor, opts: BatchNorm2dOptions): { out: Tensor; saved: BatchNormSaved } {
+  validate(x, opts);
+  const rt = gpu();
+  const { C, HW, M } = dims(x);
+  const training = opts.training;
+  const weight = opts.weight ?? null;
+  const bias = opts.bias ?? null;
+  const { partial, S } = training ? partialSums(x, null, null, 0) : { partial: null, S: 0 };
+  const stats = Tensor.empty([4, C], 'f32', 'batchnorm.stats');
+  if (C > 0) {
+    rt.dispatch1d(
+      statsKernel,
+      {
+        partial: (partial ?? x).buffer, x: x.buffer, weight: (weight ?? x).buffer, bias: (bias ?? x).buffer,
+        runningMean: opts.runningMean.buffer, runningVar: opts.runningVar.buffer, stats: stats.buffer,
+      },
+      {
+        C, HW, M, S, momentum: opts.momentum ?? 0.1, eps: opts.eps ?? 1e-5,
+        hasWeight: weight ? 1 : 0, hasBias: bias ? 1 : 0,
+      },
+      C,
+      { TRAINING: training ? 1 : 0 },
+    );
+  }
+  partial?.release();
+  const out = apply(x, null, stats, 0);
+  return { out, saved: { stats, training } };
+}
+
+/**
+ * Raw backward. Training: dx = invstd * w / M * (M * g - sum(g) - xhat * sum(g * xhat));
+ * evaluation: dx = g * w * invstd. dweight = sum(g * xhat), dbias = sum(g) (per channel).
+ * Only the gradients asked for are returned (the others are null).
+ */
+export function batchNorm2dBackward(
+  g: Tensor, x: Tensor, saved: BatchNormSaved, weight: Tensor | null,
+  want: { x: boolean; weight: boolean; bias: boolean },
+): { dx: Tensor | null; dweight: Tensor | null; dbias: Tensor | null } {
+  if (g.size !== x.size || g.rank !== x.rank || g.shape.some((d, i) => d !== x.shape[i])) {
+    throw new Error(`batchNorm2dBackward: gradient ${fmt(g.shape)} does not match input ${fmt(x.shape)}`);
+  }
+  const rt = gpu();
+  const { C, M } = dims(x);
+  // The sums are needed for the parameter gradients, and in training for dx.
+  const needSums = want.weight || want.bias || (want.x && saved.training);
+  const { partial, S } = needSums ? partialSums(x, g, saved.stats, 1) : { partial: null, S: 0 };
+  const dweight = Tensor.empty([C], 'f32', 'batchnorm.dweight');
+  const dbias = Tensor.empty([C], 'f32', 'batchnorm.dbias');
+  const coef = Tensor.empty([4, C], 'f32', 'batchnorm.coef');
+  if (C > 0) {
+    rt.dispatch1d(
+      coefKernel,
+      {
+        partial: (partial ?? x).buffer, stats: saved.stats.buffer, weight: (weight ?? x).buffer,
+        dweight: dweight.buffer, dbias: dbias.buffer, coef: coef.buffer,
+      },
+      { C, M, S, hasWeight: weight ? 1 : 0 },
+      C,
+      { TRAINING: saved.training ? 1 : 0 },
+    );
+  }
+  partial?.release();
+  const dx = want.x ? apply(x, g, coef, 1) : null;
+  coef.release();
+  if (!want.weight) dweight.release();
+  if (!want.bias) dbias.release();
+  return { dx, dweight: want.weight ? dweight : null, dbias: want.bias ? dbias : null };
+}
+
+/** Batch norm of x [N, C, H, W]; see BatchNorm2dOptions. */
+export function batchNorm2d(x: Tensor, opts: BatchNorm2dOptions): Tensor {
+  const { out, saved } = batchNorm2dForward(x, opts);
+  const weight = opts.weight ?? null;
+  const bias = opts.bias ?? null;
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  const recorded = record(out, 'batchNorm2d', inputs, (g) => {
+    const r = batchNorm2dBackward(g, x, saved, weight, {
+      x: x.requiresGrad, weight: !!weight?.requiresGrad, bias: !!bias?.requiresGrad,
+    });
+    return [r.dx, ...(weight ? [r.dweight] : []), ...(bias ? [r.dbias] : [])];
+  });
+  // Without a backward node nothing reads the statistics again.
+  if (!recorded.node) saved.stats.release();
+  return recorded;
+}

@@ -1,0 +1,345 @@
+// Conv2d, NCHW float32, with stride, padding, dilation and groups: forward (optional bias),
+// input gradient with any weight-shaped matrix B (W, or a learning rule's feedback matrix),
+// weight gradient and bias gradient, plus conv2d() with autograd.
+//
+// Kernels (shaders/conv/):
+//   forward.wgsl     implicit GEMM, any groups (dense, grouped, 1x1, depthwise multiplier > 1)
+//   depthwise.wgsl   groups == C == O: direct, input rows reused across taps; with FLIP it is
+//                    also the stride-1 depthwise input gradient
+//   input_grad.wgsl  implicit GEMM of the transposed conv, any groups / stride
+//   weight_grad.wgsl, depthwise_weight_grad.wgsl, bias_grad.wgsl: split reductions over pixels,
+//                    then sum_partials.wgsl adds the splits in order (deterministic)
+// Tile shapes come from gpu().tuning.conv. Tensor shapes travel in uniforms; the depthwise
+// kernels also take the kernel's width geometry (KW, stride, dilation) as override constants
+// (a layer's constants, like its op), so a few pipelines serve every batch and map size.
+
+import { gpu } from '../gpu/runtime.js';
+import { Kernel, type OverrideValues, type UniformValue } from '../gpu/kernels.js';
+import type { PooledBuffer } from '../gpu/buffers.js';
+import { Tensor, fmt, type Shape } from '../tensor.js';
+import { record, exactGradients } from '../autograd.js';
+import forwardSource from '../../shaders/conv/forward.wgsl';
+import depthwiseSource from '../../shaders/conv/depthwise.wgsl';
+import inputGradSource from '../../shaders/conv/input_grad.wgsl';
+import weightGradSource from '../../shaders/conv/weight_grad.wgsl';
+import depthwiseWeightGradSource from '../../shaders/conv/depthwise_weight_grad.wgsl';
+import biasGradSource from '../../shaders/conv/bias_grad.wgsl';
+import sumPartialsSource from '../../shaders/conv/sum_partials.wgsl';
+
+const forwardKernel = new Kernel('conv_forward', forwardSource);
+const depthwiseKernel = new Kernel('conv_depthwise', depthwiseSource);
+const inputGradKernel = new Kernel('conv_input_grad', inputGradSource);
+const weightGradKernel = new Kernel('conv_weight_grad', weightGradSource);
+const depthwiseWeightGradKernel = new Kernel('conv_depthwise_weight_grad', depthwiseWeightGradSource);
+const biasGradKernel = new Kernel('conv_bias_grad', biasGradSource);
+const sumPartialsKernel = new Kernel('conv_sum_partials', sumPartialsSource);
+
+/** A per-axis value: one number for both axes, or [height, width]. */
+export type Pair = number | readonly [number, number];
+
+export interface Conv2dParams {
+  /** Default 1. */
+  stride?: Pair;
+  /** Zero padding on each side, default 0. */
+  padding?: Pair;
+  /** Default 1. */
+  dilation?: Pair;
+  /** Input and output channels are split into `groups` independent convs; default 1. */
+  groups?: number;
+}
+
+export interface Conv2dOptions extends Conv2dParams {
+  /** [O], added to every output pixel of channel o. */
+  bias?: Tensor | null;
+  /**
+   * A tensor of the weight's shape that replaces W in the input gradient (feedback alignment
+   * and related learning rules). Ignored under exactGradients(). The weight gradient is exact.
+   */
+  feedback?: Tensor | null;
+}
+
+/** Everything a dispatch needs, derived from the shapes and parameters (validated). */
+interface Geometry {
+  N: number; C: number; H: number; W: number;
+  O: number; Cg: number; Og: number; KH: number; KW: number;
+  OH: number; OW: number; groups: number;
+  sH: number; sW: number; pH: number; pW: number; dH: number; dW: number;
+}
+
+function pair(op: string, name: string, v: Pair | undefined, fallback: number, min: number): [number, number] {
+  let p: readonly number[];
+  if (v === undefined) p = [fallback, fallback];
+  else if (typeof v === 'number') p = [v, v];
+  else if (Array.isArray(v)) p = v;
+  else throw new Error(`${op}: ${name} must be a number or [h, w], got ${String(v)}`);
+  if (p.length !== 2 || !p.every((x) => Number.isInteger(x) && x >= min)) {
+    throw new Error(`${op}: ${name} must be ${min === 0 ? 'a non-negative' : 'a positive'} integer or a pair of them, got ${JSON.stringify(v)}`);
+  }
+  return [p[0], p[1]];
+}
+
+function checkRank4(op: string, what: string, shape: Shape, layout: string): void {
+  if (shape.length !== 4) throw new Error(`${op}: ${what} must be 4-D ${layout}, got ${fmt(shape)}`);
+  if (!shape.every((d) => Number.isInteger(d) && d > 0)) throw new Error(`${op}: ${what} ${fmt(shape)} has an empty or invalid dimension`);
+}
+
+function checkF32(op: string, what: string, t: Tensor): void {
+  if (t.dtype !== 'f32') throw new Error(`${op}: ${what} must be an f32 tensor, got ${t.dtype} ${fmt(t.shape)}`);
+}
+
+function geometry(op: string, xShape: Shape, wShape: Shape, params: Conv2dParams = {}): Geometry {
+  checkRank4(op, 'input', xShape, '[N, C, H, W]');
+  checkRank4(op, 'weight', wShape, '[O, C/groups, KH, KW]');
+  const groups = params.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1) throw new Error(`${op}: groups must be a positive integer, got ${groups}`);
+  const [sH, sW] = pair(op, 'stride', params.stride, 1, 1);
+  const [pH, pW] = pair(op, 'padding', params.padding, 0, 0);
+  const [dH, dW] = pair(op, 'dilation', params.dilation, 1, 1);
+  const [N, C, H, W] = xShape;
+  const [O, Cg, KH, KW] = wShape;
+  if (C % groups !== 0) throw new Error(`${op}: input ${fmt(xShape)} has ${C} channels, not divisible by groups ${groups}`);
+  if (O % groups !== 0) throw new Error(`${op}: weight ${fmt(wShape)} has ${O} output channels, not divisible by groups ${groups}`);
+  if (Cg !== C / groups) {
+    throw new Error(`${op}: input ${fmt(xShape)} has ${C} channels, weight ${fmt(wShape)} expects ${Cg * groups} (${Cg} per group, groups ${groups})`);
+  }
+  const OH = Math.floor((H + 2 * pH - dH * (KH - 1) - 1) / sH) + 1;
+  const OW = Math.floor((W + 2 * pW - dW * (KW - 1) - 1) / sW) + 1;
+  if (!(OH > 0 && OW > 0)) {
+    throw new Error(`${op}: output size ${OH}x${OW} is not positive for input ${fmt(xShape)} and weight ${fmt(wShape)} ` +
+      `(stride ${sH}x${sW}, padding ${pH}x${pW}, dilation ${dH}x${dW})`);
+  }
+  return { N, C, H, W, O, Cg, Og: O / groups, KH, KW, OH, OW, groups, sH, sW, pH, pW, dH, dW };
+}
+
+/** [N, O, OH, OW] of conv2d(x of inputShape, w of weightShape); throws on inconsistent shapes. */
+export function convOutputShape(inputShape: Shape, weightShape: Shape, params: Conv2dParams = {}): [number, number, number, number] {
+  const g = geometry('convOutputShape', inputShape, weightShape, params);
+  return [g.N, g.O, g.OH, g.OW];
+}
+
+// ---- dispatch helpers -------------------------------------------------------------------------
+
+const pow2ceil = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
+
+/** Folds `groups` workgroups into an x*y grid; returns [x, y] (the kernels index y*x + x). */
+function fold(groups: number): [number, number] {
+  const max = gpu().info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
+  const y = Math.ceil(groups / max);
+  if (y > max) throw new Error(`conv2d: ${groups} workgroups exceed the adapter's grid`);
+  return [Math.ceil(groups / y), y];
+}
+
+function dispatchFolded(kernel: Kernel, buffers: Record<string, PooledBuffer>, uniforms: Record<string, UniformValue>,
+  workgroups: number, z: number, overrides: OverrideValues): void {
+  const [x, y] = fold(workgroups);
+  const max = gpu().info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
+  if (z > max) throw new Error(`${kernel.name}: ${z} channel blocks exceed the adapter's grid (${max})`);
+  gpu().dispatch(kernel, buffers, { ...uniforms, wgX: x }, [x, y, z], overrides);
+}
+
+/** Width of the input segment the depthwise kernels keep in registers. */
+const segment = (tw: number, k: number, s: number, d: number) => (tw - 1) * s + (k - 1) * d + 1;
+const MAX_SEG = 64;
+const MAX_KW = 16;
+
+function isDepthwise(g: Geometry): boolean {
+  return g.groups === g.C && g.O === g.C;
+}
+
+/** How a reduction over `total` items is split so about `threads` threads run. */
+function splitReduction(total: number, blocks: number, threads: number, minChunk: number): { splits: number; chunk: number } {
+  const want = Math.max(1, Math.min(Math.ceil(threads / Math.max(1, blocks)), Math.ceil(total / Math.max(1, minChunk))));
+  const chunk = Math.ceil(total / want);
+  return { splits: Math.ceil(total / chunk), chunk };
+}
+
+/** out (n elements) = sum of the `splits` partial rows of part. */
+function sumPartials(part: Tensor, out: Tensor, splits: number): void {
+  gpu().dispatch1d(sumPartialsKernel, { part: part.buffer, out: out.buffer }, { n: out.size, splits }, out.size);
+}
+
+// ---- forward ------------------------------------------------------------------------------
+
+function runForward(g: Geometry, x: Tensor, w: Tensor, bias: Tensor | null, out: Tensor): void {
+  const tune = gpu().tuning.conv;
+  const dw = tune.depthwise;
+  if (isDepthwise(g) && g.KW <= MAX_KW && segment(dw.TW, g.KW, g.sW, g.dW) <= MAX_SEG) {
+    const tilesX = Math.ceil(g.OW / dw.TW);
+    const tilesY = Math.ceil(g.OH / dw.TH);
+    const threads = g.N * g.C * tilesX * tilesY;
+    dispatchFolded(depthwiseKernel, { x: x.buffer, w: w.buffer, bias: (bias ?? w).buffer, out: out.buffer }, {
+      N: g.N, C: g.C, H: g.H, W: g.W, OH: g.OH, OW: g.OW, KH: g.KH, SH: g.sH, DH: g.dH,
+      padH: g.pH, padW: g.pW, tilesX, tilesY, threads,
+    }, Math.ceil(threads / dw.WG), 1, {
+      WG: dw.WG, TH: dw.TH, TW: dw.TW, KW: g.KW, SW: g.sW, DW: g.dW, HAS_BIAS: bias ? 1 : 0,
+    });
+    return;
+  }
+  const { WG, TP } = tune.gemm;
+  const TM = Math.min(tune.gemm.TM, pow2ceil(g.Og));
+  const mBlocks = Math.ceil(g.Og / TM);
+  const NP = g.N * g.OH * g.OW;
+  dispatchFolded(forwardKernel, { x: x.buffer, w: w.buffer, bias: (bias ?? w).buffer, out: out.buffer }, {
+    N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, Cg: g.Cg, Og: g.Og, KH: g.KH, KW: g.KW,
+    strideH: g.sH, strideW: g.sW, dilH: g.dH, dilW: g.dW, padH: g.pH, padW: g.pW, mBlocks, NP,
+  }, Math.ceil(NP / (WG * TP)), g.groups * mBlocks, { WG, TM, TP, HAS_BIAS: bias ? 1 : 0 });
+}
+
+/** y = conv2d(x, weight) (+ bias), no autograd. x [N, C, H, W], weight [O, C/groups, KH, KW], bias [O]. */
+export function conv2dForward(x: Tensor, weight: Tensor, params: Conv2dParams = {}, bias: Tensor | null = null): Tensor {
+  const op = 'conv2d';
+  checkF32(op, 'input', x);
+  checkF32(op, 'weight', weight);
+  const g = geometry(op, x.shape, weight.shape, params);
+  if (bias) {
+    checkF32(op, 'bias', bias);
+    if (bias.size !== g.O || bias.rank !== 1) throw new Error(`${op}: bias ${fmt(bias.shape)} does not match weight ${fmt(weight.shape)} (expected [${g.O}])`);
+  }
+  const out = Tensor.empty([g.N, g.O, g.OH, g.OW]);
+  runForward(g, x, weight, bias, out);
+  return out;
+}
+
+// ---- input gradient -------------------------------------------------------------------------
+
+function checkGradShape(op: string, g: Geometry, grad: Tensor): void {
+  checkF32(op, 'gradient', grad);
+  const want = [g.N, g.O, g.OH, g.OW];
+  if (grad.rank !== 4 || grad.shape.some((d, i) => d !== want[i])) {
+    throw new Error(`${op}: gradient ${fmt(grad.shape)} does not match the conv's output ${fmt(want)}`);
+  }
+}
+
+/**
+ * dx of conv2d for the output gradient g, with the weight replaced by F (any tensor of the
+ * weight's shape: W for back-propagation, a feedback matrix for other learning rules).
+ * g [N, O, OH, OW], F [O, C/groups, KH, KW]; returns [N, C, H, W] = inputShape.
+ */
+export function conv2dBackwardInput(grad: Tensor, F: Tensor, inputShape: Shape, params: Conv2dParams = {}): Tensor {
+  const op = 'conv2dBackwardInput';
+  checkF32(op, 'matrix', F);
+  const g = geometry(op, inputShape, F.shape, params);
+  checkGradShape(op, g, grad);
+  const dx = Tensor.empty([g.N, g.C, g.H, g.W]);
+  const tune = gpu().tuning.conv;
+  const dw = tune.depthwise;
+  if (isDepthwise(g) && g.sH === 1 && g.sW === 1 && g.KW <= MAX_KW && segment(dw.TW, g.KW, 1, g.dW) <= MAX_SEG) {
+    // Stride 1: dx = conv(g, flip(F)) with padding (K - 1) * d - p.
+    const tilesX = Math.ceil(g.W / dw.TW);
+    const tilesY = Math.ceil(g.H / dw.TH);
+    const threads = g.N * g.C * tilesX * tilesY;
+    dispatchFolded(depthwiseKernel, { x: grad.buffer, w: F.buffer, bias: F.buffer, out: dx.buffer }, {
+      N: g.N, C: g.C, H: g.OH, W: g.OW, OH: g.H, OW: g.W, KH: g.KH, SH: 1, DH: g.dH,
+      padH: (g.KH - 1) * g.dH - g.pH, padW: (g.KW - 1) * g.dW - g.pW, tilesX, tilesY, threads,
+    }, Math.ceil(threads / dw.WG), 1, { WG: dw.WG, TH: dw.TH, TW: dw.TW, KW: g.KW, SW: 1, DW: g.dW, FLIP: 1 });
+    return dx;
+  }
+  const { WG, TP } = tune.gemm;
+  const TM = Math.min(tune.gemm.TM, pow2ceil(g.Cg));
+  const mBlocks = Math.ceil(g.Cg / TM);
+  const NP = g.N * g.H * g.W;
+  dispatchFolded(inputGradKernel, { g: grad.buffer, B: F.buffer, dx: dx.buffer }, {
+    N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, Cg: g.Cg, Og: g.Og, KH: g.KH, KW: g.KW,
+    dilH: g.dH, dilW: g.dW, padH: g.pH, padW: g.pW, mBlocks, NP,
+  }, Math.ceil(NP / (WG * TP)), g.groups * mBlocks, { WG, TM, TP, SH: g.sH, SW: g.sW });
+  return dx;
+}
+
+// ---- weight and bias gradients ----------------------------------------------------------------
+
+/** dW of conv2d: x [N, C, H, W], g [N, O, OH, OW]; returns weightShape [O, C/groups, KH, KW]. */
+export function conv2dBackwardWeight(x: Tensor, grad: Tensor, weightShape: Shape, params: Conv2dParams = {}): Tensor {
+  const op = 'conv2dBackwardWeight';
+  checkF32(op, 'input', x);
+  const g = geometry(op, x.shape, weightShape, params);
+  checkGradShape(op, g, grad);
+  const dW = Tensor.empty([g.O, g.Cg, g.KH, g.KW]);
+  const tune = gpu().tuning.conv;
+  const dwt = tune.depthwiseWeightGrad;
+  if (isDepthwise(g) && g.KW <= MAX_KW && segment(dwt.TW, g.KW, g.sW, g.dW) <= MAX_SEG) {
+    const rows = g.N * g.OH;
+    const { splits, chunk } = splitReduction(rows, g.C * g.KH, dwt.threads, dwt.minChunk);
+    const part = splits > 1 ? Tensor.empty([splits * dW.size], 'f32', 'conv partials') : dW;
+    const threads = splits * g.C * g.KH;
+    dispatchFolded(depthwiseWeightGradKernel, { x: x.buffer, g: grad.buffer, part: part.buffer }, {
+      N: g.N, C: g.C, H: g.H, W: g.W, OH: g.OH, OW: g.OW, KH: g.KH, SH: g.sH, DH: g.dH,
+      padH: g.pH, padW: g.pW, chunk, threads,
+    }, Math.ceil(threads / dwt.WG), 1, { WG: dwt.WG, TW: dwt.TW, KW: g.KW, SW: g.sW, DW: g.dW });
+    if (part !== dW) {
+      sumPartials(part, dW, splits);
+      part.release();
+    }
+    return dW;
+  }
+  const wg = tune.weightGrad;
+  const cols = g.Cg * g.KH * g.KW;
+  const TM = Math.min(wg.TM, pow2ceil(g.Og));
+  const TN = Math.min(wg.TN, pow2ceil(cols));
+  const mBlocks = Math.ceil(g.Og / TM);
+  const nBlocks = Math.ceil(cols / TN);
+  const NP = g.N * g.OH * g.OW;
+  const { splits, chunk } = splitReduction(NP, g.groups * mBlocks * nBlocks, wg.threads, wg.minChunk);
+  const part = splits > 1 ? Tensor.empty([splits * dW.size], 'f32', 'conv partials') : dW;
+  const threads = splits * g.groups * mBlocks * nBlocks;
+  dispatchFolded(weightGradKernel, { x: x.buffer, g: grad.buffer, part: part.buffer }, {
+    N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, Cg: g.Cg, Og: g.Og, KH: g.KH, KW: g.KW,
+    strideH: g.sH, strideW: g.sW, dilH: g.dH, dilW: g.dW, padH: g.pH, padW: g.pW, groups: g.groups,
+    mBlocks, nBlocks, chunk, NP, threads,
+  }, Math.ceil(threads / wg.WG), 1, { WG: wg.WG, TM, TN });
+  if (part !== dW) {
+    sumPartials(part, dW, splits);
+    part.release();
+  }
+  return dW;
+}
+
+/** db of conv2d: the sum of g [N, O, OH, OW] over N, OH, OW; returns [O]. */
+export function conv2dBackwardBias(grad: Tensor): Tensor {
+  const op = 'conv2dBackwardBias';
+  checkF32(op, 'gradient', grad);
+  checkRank4(op, 'gradient', grad.shape, '[N, O, OH, OW]');
+  const [N, O, OH, OW] = grad.shape;
+  const OHW = OH * OW;
+  const tune = gpu().tuning.conv.biasGrad;
+  const { splits, chunk } = splitReduction(N * OHW, O, tune.threads, tune.minChunk);
+  const db = Tensor.empty([O]);
+  const part = splits > 1 ? Tensor.empty([splits * O], 'f32', 'conv partials') : db;
+  const threads = splits * O;
+  const WG = gpu().tuning.elementwiseWorkgroup;
+  dispatchFolded(biasGradKernel, { g: grad.buffer, part: part.buffer }, { N, O, OHW, chunk, threads },
+    Math.ceil(threads / WG), 1, { WG });
+  if (part !== db) {
+    sumPartials(part, db, splits);
+    part.release();
+  }
+  return db;
+}
+
+// ---- the op -----------------------------------------------------------------------------------
+
+/**
+ * conv2d with autograd. x [N, C, H, W], weight [O, C/groups, KH, KW] -> [N, O, OH, OW].
+ * Backward: dx = conv2dBackwardInput(g, F) with F = opts.feedback ?? weight (F = weight whenever
+ * exactGradients() is on, at the forward or at the backward); dW exact; db = sum of g over N, H, W.
+ */
+export function conv2d(x: Tensor, weight: Tensor, opts: Conv2dOptions = {}): Tensor {
+  const bias = opts.bias ?? null;
+  const feedback = opts.feedback ?? null;
+  if (feedback) {
+    checkF32('conv2d', 'feedback', feedback);
+    if (feedback.rank !== weight.rank || feedback.shape.some((d, i) => d !== weight.shape[i])) {
+      throw new Error(`conv2d: feedback ${fmt(feedback.shape)} must have the weight's shape ${fmt(weight.shape)}`);
+    }
+  }
+  const params: Conv2dParams = { stride: opts.stride, padding: opts.padding, dilation: opts.dilation, groups: opts.groups };
+  const out = conv2dForward(x, weight, params, bias);
+  const exactAtForward = exactGradients();
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  return record(out, 'conv2d', inputs, (g) => {
+    const F = exactAtForward || exactGradients() || !feedback ? weight : feedback;
+    const dx = x.requiresGrad ? conv2dBackwardInput(g, F, x.shape, params) : null;
+    const dw = weight.requiresGrad ? conv2dBackwardWeight(x, g, weight.shape, params) : null;
+    if (!bias) return [dx, dw];
+    return [dx, dw, bias.requiresGrad ? conv2dBackwardBias(g) : null];
+  });
+}

@@ -1,0 +1,356 @@
+// BioNAS-EG (after EG-NAS, as the BioNAS paper describes it): the alphas are evolved by CMA-ES
+// and the weights trained by SGD.
+//   1. Warm-up: `warmupEpochs` epochs of SGD on the weights with the alphas frozen.
+//   2. Each epoch: draw K initial means around the current alphas (alpha + meanStep * N(0, I));
+//      from each run CMA-ES for `generations` generations of `population` candidates with step
+//      size sigma = max(1 / (epoch + 1), 0.02), the epoch counted from the end of the warm-up.
+//      A candidate's fitness (lower is better) on a held-out batch is
+//        CE(candidate) + 0.4 * s * cos(candidate, current alphas),
+//      s = +1 when the candidate is at least as accurate as the current architecture (so
+//      diverse good candidates win) and -1 otherwise (poor ones are pulled back).
+//      The best individual over all searches replaces the alphas.
+//   3. One epoch of SGD on the weights with the alphas frozen.
+// Candidates are scored one forward pass each (no gradients), losses and hits accumulate on
+// the GPU and are read once per generation.
+
+import { Tensor, scope, keep } from '../tensor.js';
+import { backward, noGrad } from '../autograd.js';
+import { addInto, scale } from '../ops/elementwise.js';
+import { fillInPlace } from '../ops/fill.js';
+import { concat } from '../ops/concat.js';
+import { crossEntropy, countCorrect } from '../ops/loss.js';
+import { SGD } from '../optim/sgd.js';
+import { clipGradNorm } from '../optim/clip.js';
+import { learningRate } from '../optim/schedule.js';
+import { clearOutputError } from '../nn/rules.js';
+import { splitmix32 } from '../data/dataset.js';
+import type { Batch, BatchLoader } from '../data/loader.js';
+import type { Generator } from '../ops/random.js';
+import { saveTensors, readState, loadInto } from '../nn/state.js';
+import { optimizerTensors, restoreOptimizer } from '../train/checkpoint.js';
+import { Progress, fmtTime } from '../train/progress.js';
+import { lineChart } from '../viz/chart.js';
+import { CMAES } from './cmaes.js';
+import { frozen } from './darts.js';
+import type { Supernet } from './supernet.js';
+import { readAlphas, snapshot, derive, describeDerived, writeSearchOutputs, type AlphaSnapshot, type DerivedResult } from './outputs.js';
+
+export interface EgConfig {
+  epochs: number;
+  warmupEpochs: number;
+  batchSize: number;
+  lr: number;
+  minLr: number;
+  momentum: number;
+  weightDecay: number;
+  gradClip: number;
+  population: number;
+  /** K: CMA-ES searches per epoch, each from its own initial mean. */
+  initialSamples: number;
+  /** Std of the initial means around the current alphas. */
+  meanStep: number;
+  generations: number;
+  /** Weight of the cosine-similarity diversity term. */
+  diversityWeight: number;
+  minSigma: number;
+  seed: number;
+  logEvery: number;
+}
+
+/** EG-NAS defaults (SPEC 4): population 50, 3 initial samples, step 0.1, 50 epochs, 15 warm-up. */
+export const EG_SEARCH: Omit<EgConfig, 'seed'> & { C: number; layers: number } = {
+  epochs: 50, warmupEpochs: 15, batchSize: 256, lr: 0.1, minLr: 0, momentum: 0.9, weightDecay: 3e-4, gradClip: 5,
+  population: 50, initialSamples: 3, meanStep: 0.1, generations: 2, diversityWeight: 0.4, minSigma: 0.02, logEvery: 20, C: 16, layers: 8,
+};
+
+export interface GenerationRecord {
+  epoch: number;
+  search: number;
+  generation: number;
+  bestFitness: number;
+  meanFitness: number;
+  bestAccuracy: number;
+  /** Mean distance of the candidates from their centroid (population diversity). */
+  diversity: number;
+  sigma: number;
+}
+
+export interface EgEpoch {
+  epoch: number;
+  phase: 'warmup' | 'search';
+  lr: number;
+  trainLoss: number;
+  trainAcc: number;
+  seconds: number;
+  candidatesPerSec: number | null;
+  genotype: string;
+}
+
+function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
+}
+
+function flatten(parts: Float32Array[]): Float64Array {
+  const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function writeAlphas(model: Supernet, x: ArrayLike<number>): void {
+  let at = 0;
+  for (const a of model.alphas) {
+    a.write(Float32Array.from({ length: a.size }, (_, i) => x[at + i]));
+    at += a.size;
+  }
+}
+
+/** Cross-entropy and hits of the current alphas on a batch: [loss, correct] as one [2] tensor. */
+function scoreOnGpu(model: Supernet, b: Batch): Tensor {
+  return scope(() => noGrad(() => {
+    const logits = model.forward(b.x);
+    return concat([crossEntropy(logits, b.y), countCorrect(logits, b.y)], 0);
+  }));
+}
+
+/** Scores candidates (one forward each); returns their loss and accuracy. */
+export async function scoreCandidates(model: Supernet, xs: ArrayLike<number>[], b: Batch): Promise<{ loss: number[]; acc: number[] }> {
+  const scores = xs.map((x) => {
+    writeAlphas(model, x);
+    return scoreOnGpu(model, b);
+  });
+  const all = noGrad(() => concat(scores, 0));
+  const values = await all.data();
+  all.release();
+  scores.forEach((s) => s.release());
+  const n = b.x.shape[0];
+  return { loss: xs.map((_, i) => values[2 * i]), acc: xs.map((_, i) => values[2 * i + 1] / n) };
+}
+
+export interface EgOptions {
+  runDir?: string;
+  resume?: boolean;
+  gen: Generator;
+  stopAfterSteps?: number;
+  log?: (s: string) => void;
+  describe?: Record<string, unknown>;
+}
+
+export interface EgResult {
+  derived: DerivedResult;
+  history: EgEpoch[];
+  generations: GenerationRecord[];
+  alphas: AlphaSnapshot[];
+  stopped: boolean;
+  seconds: number;
+  evolveSeconds: number;
+  candidates: number;
+}
+
+export async function runEgSearch(model: Supernet, data: { train: BatchLoader; valid: BatchLoader }, c: EgConfig, o: EgOptions): Promise<EgResult> {
+  const log = o.log ?? ((s: string) => console.log(s));
+  const weights = model.weightParameters();
+  const opt = new SGD(weights, { lr: c.lr, momentum: c.momentum, weightDecay: c.weightDecay });
+  const steps = data.train.length;
+  if (steps === 0 || data.valid.length === 0) throw new Error(`EG search: no full batch of ${c.batchSize} in the train or held-out half`);
+  const totalEpochs = c.warmupEpochs + c.epochs;
+  const fs = o.runDir ? await import('node:fs') : null;
+  const path = o.runDir ? await import('node:path') : null;
+  if (o.runDir) fs!.mkdirSync(o.runDir, { recursive: true });
+  const ckpt = o.runDir ? path!.join(o.runDir, 'checkpoint.bin') : null;
+
+  // Position: epoch, whether its evolution is done, and the next weight-training batch.
+  let epoch = 0, evolved = false, nextBatch = 0, elapsed = 0, evolveSeconds = 0, candidates = 0;
+  let history: EgEpoch[] = [];
+  let generations: GenerationRecord[] = [];
+  let alphaHistory: AlphaSnapshot[] = [];
+  let partial = { loss: 0, correct: 0, seen: 0 };
+  if (o.resume && ckpt && fs!.existsSync(ckpt)) {
+    const saved = await readState(ckpt);
+    const meta = saved.meta as Record<string, any>;
+    if (meta.kind !== 'eg-search') throw new Error(`${ckpt}: not a BioNAS-EG checkpoint (kind ${meta.kind})`);
+    loadInto(model.namedTensors().map(([n, t]) => [`model.${n}`, t]), saved, ckpt);
+    restoreOptimizer(opt, saved, meta.optimizer);
+    o.gen.setState(meta.generator);
+    ({ epoch, evolved, nextBatch, history, generations, alphaHistory, partial, elapsed, evolveSeconds, candidates } = meta);
+    log(`resumed ${ckpt}: epoch ${epoch + 1}, ${evolved ? `training batch ${nextBatch}` : 'evolution'}`);
+  }
+  const runStart = performance.now();
+  const save = async (ep: number, done: boolean, batch: number, sums = { loss: 0, correct: 0, seen: 0 }) => {
+    if (!ckpt) return;
+    const ot = optimizerTensors(opt);
+    await saveTensors(ckpt, [...model.namedTensors().map(([n, t]) => [`model.${n}`, t] as [string, Tensor]), ...ot.tensors], {
+      kind: 'eg-search', epoch: ep, evolved: done, nextBatch: batch, config: c, optimizer: ot.meta, generator: o.gen.state(),
+      history, generations, alphaHistory, partial: sums, elapsed: elapsed + (performance.now() - runStart) / 1000, evolveSeconds, candidates,
+      describe: o.describe ?? null,
+    });
+  };
+  let stop = false;
+  const onSignal = () => {
+    if (stop) process.exit(130);
+    stop = true;
+    log('\nstopping: saving a checkpoint (Ctrl-C again to quit at once)');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const lossSum = keep(Tensor.empty([1]));
+  const correct = keep(Tensor.empty([1]));
+  let stepsThisRun = 0;
+  let derived: DerivedResult = derive(model.space, await readAlphas(model));
+  try {
+    for (; epoch < totalEpochs; epoch++, evolved = false, nextBatch = 0) {
+      const searching = epoch >= c.warmupEpochs;
+      const searchEpoch = epoch - c.warmupEpochs;
+      let candidatesThisEpoch = 0, evolveTime = 0;
+      if (searching && !evolved) {
+        const t0 = performance.now();
+        const sigma = Math.max(1 / (searchEpoch + 1), c.minSigma);
+        const current = flatten(await readAlphas(model));
+        // Held-out batches for scoring; when a search outlasts the half, reshuffle it.
+        let held = data.valid.epoch(epoch);
+        let refills = 0;
+        const nextHeld = () => {
+          let r = held.next();
+          if (r.done) {
+            held = data.valid.epoch(totalEpochs + epoch * 1000 + ++refills);
+            r = held.next();
+          }
+          return r.value as Batch;
+        };
+        let best: { x: Float64Array; fitness: number } | null = null;
+        for (let k = 0; k < c.initialSamples; k++) {
+          const rand = splitmix32((c.seed * 7919 + epoch * 131 + k) >>> 0);
+          const normal = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
+          const mean = current.map((v) => v + c.meanStep * normal());
+          const es = new CMAES(mean, sigma, { populationSize: c.population, seed: (c.seed * 104729 + epoch * 8191 + k) >>> 0 });
+          for (let g = 0; g < c.generations; g++) {
+            const batch = nextHeld();
+            const cands = es.ask();
+            const ref = await scoreCandidates(model, [current], batch);
+            const s = await scoreCandidates(model, cands.map((cd) => cd.x), batch);
+            batch.x.release();
+            batch.y.release();
+            const fitness = cands.map((cd, i) => s.loss[i] + c.diversityWeight * (s.acc[i] >= ref.acc[0] ? 1 : -1) * cosine(cd.x, current));
+            es.tell(cands, fitness);
+            candidatesThisEpoch += cands.length + 1;
+            let bi = 0;
+            fitness.forEach((f, i) => (f < fitness[bi] ? (bi = i) : 0));
+            if (!best || fitness[bi] < best.fitness) best = { x: cands[bi].x, fitness: fitness[bi] };
+            const centroid = new Float64Array(current.length);
+            for (const cd of cands) cd.x.forEach((v, i) => (centroid[i] += v / cands.length));
+            const diversity = cands.reduce((acc, cd) => acc + Math.hypot(...cd.x.map((v, i) => v - centroid[i])), 0) / cands.length;
+            generations.push({
+              epoch: epoch + 1, search: k, generation: g, bestFitness: fitness[bi], meanFitness: fitness.reduce((a, b) => a + b, 0) / fitness.length,
+              bestAccuracy: s.acc[bi], diversity, sigma: es.sigma,
+            });
+          }
+        }
+        held.return(undefined);
+        writeAlphas(model, best!.x);
+        evolveTime = (performance.now() - t0) / 1000;
+        evolveSeconds += evolveTime;
+        candidates += candidatesThisEpoch;
+        evolved = true;
+        log(`evolution ${searchEpoch + 1}/${c.epochs}: sigma ${sigma.toPrecision(3)}, best fitness ${best!.fitness.toFixed(4)}, ` +
+          `${candidatesThisEpoch} candidates in ${fmtTime(evolveTime)} (${(candidatesThisEpoch / evolveTime).toFixed(1)}/s)`);
+        await save(epoch, true, 0);
+      }
+      // One epoch of SGD on the weights, alphas frozen.
+      const lr = learningRate({ name: 'cosine', lr: c.lr, minLr: c.minLr, epochs: totalEpochs }, epoch);
+      fillInPlace(lossSum, partial.loss);
+      fillInPlace(correct, partial.correct);
+      let seen = partial.seen;
+      partial = { loss: 0, correct: 0, seen: 0 };
+      const seenAtStart = seen;
+      const started = performance.now();
+      const bar = new Progress(steps, `${searching ? 'EG' : 'warm-up'} ${epoch + 1}/${totalEpochs}`);
+      for (const b of data.train.epoch(epoch, nextBatch)) {
+        scope(() => frozen(model.alphas, () => {
+          const logits = model.forward(b.x);
+          const loss = crossEntropy(logits, b.y);
+          backward(loss);
+          clearOutputError();
+          if (c.gradClip > 0) clipGradNorm(weights, c.gradClip);
+          opt.step(lr);
+          opt.zeroGrad();
+          noGrad(() => {
+            addInto(lossSum, scale(loss, b.x.shape[0]));
+            addInto(correct, countCorrect(logits, b.y));
+          });
+        }));
+        seen += b.x.shape[0];
+        b.x.release();
+        b.y.release();
+        stepsThisRun++;
+        const last = b.index === steps - 1;
+        if ((b.index + 1) % c.logEvery === 0 || last) {
+          const [l, a] = await Promise.all([lossSum.data(), correct.data()]);
+          bar.update(b.index + 1, { loss: l[0] / seen, acc: a[0] / seen, 'img/s': Math.round((seen - seenAtStart) / ((performance.now() - started) / 1000)) });
+        }
+        if ((stop || (o.stopAfterSteps !== undefined && stepsThisRun >= o.stopAfterSteps)) && !last) {
+          bar.done();
+          const [l, a] = await Promise.all([lossSum.data(), correct.data()]);
+          await save(epoch, evolved, b.index + 1, { loss: l[0], correct: a[0], seen });
+          log(`stopped at epoch ${epoch + 1}, batch ${b.index + 1}/${steps}${ckpt ? `; continue with --resume ${o.runDir}` : ''}`);
+          return { derived, history, generations, alphas: alphaHistory, stopped: true, seconds: elapsed + (performance.now() - runStart) / 1000, evolveSeconds, candidates };
+        }
+      }
+      bar.done();
+      const [l, a] = await Promise.all([lossSum.data(), correct.data()]);
+      const alphas = await readAlphas(model);
+      derived = derive(model.space, alphas);
+      alphaHistory.push(snapshot(model, alphas, epoch + 1));
+      const seconds = (performance.now() - started) / 1000 + evolveTime;
+      const record: EgEpoch = {
+        epoch: epoch + 1, phase: searching ? 'search' : 'warmup', lr, trainLoss: l[0] / Math.max(1, seen), trainAcc: a[0] / Math.max(1, seen), seconds,
+        candidatesPerSec: searching && evolveTime > 0 ? candidatesThisEpoch / evolveTime : null, genotype: describeDerived(derived),
+      };
+      history.push(record);
+      log(`${record.phase} epoch ${record.epoch}/${totalEpochs}  lr ${lr.toPrecision(3)}  train loss ${record.trainLoss.toFixed(4)} acc ${(100 * record.trainAcc).toFixed(1)}%  ${fmtTime(seconds)}` +
+        (searching ? `\n  genotype: ${record.genotype}` : ''));
+      if (o.runDir) {
+        fs!.appendFileSync(path!.join(o.runDir, 'alphas.jsonl'), JSON.stringify(alphaHistory[alphaHistory.length - 1]) + '\n');
+        await writeSearchOutputs(o.runDir, model.space, derived, alphaHistory, { epoch: epoch + 1, method: 'eg', describe: o.describe ?? null });
+        if (generations.length) writeEvolutionSvg(path!.join(o.runDir, 'evolution.svg'), generations, fs!);
+      }
+      await save(epoch + 1, false, 0);
+      if (stop && epoch + 1 < totalEpochs) {
+        log(`stopped after epoch ${epoch + 1}; continue with --resume ${o.runDir}`);
+        return { derived, history, generations, alphas: alphaHistory, stopped: true, seconds: elapsed + (performance.now() - runStart) / 1000, evolveSeconds, candidates };
+      }
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    lossSum.release();
+    correct.release();
+    opt.zeroGrad();
+    opt.dispose();
+  }
+  return { derived, history, generations, alphas: alphaHistory, stopped: false, seconds: elapsed + (performance.now() - runStart) / 1000, evolveSeconds, candidates };
+}
+
+/** Best fitness and population diversity per generation. */
+function writeEvolutionSvg(file: string, gens: GenerationRecord[], fs: typeof import('node:fs')): void {
+  const x = (i: number) => i + 1;
+  const fitness = lineChart([
+    { name: 'best fitness', points: gens.map((g, i) => [x(i), g.bestFitness]) },
+    { name: 'mean fitness', points: gens.map((g, i) => [x(i), g.meanFitness]) },
+  ], { title: 'CMA-ES fitness per generation (lower is better)', xLabel: 'generation (all searches, in order)', yLabel: 'fitness', height: 300 });
+  const diversity = lineChart([
+    { name: 'diversity', points: gens.map((g, i) => [x(i), g.diversity]) },
+    { name: 'sigma', points: gens.map((g, i) => [x(i), g.sigma]) },
+  ], { title: 'Population diversity (mean distance to centroid) and step size', xLabel: 'generation', yLabel: '', height: 300 });
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="600">\n<g>${fitness}</g>\n<g transform="translate(0 300)">${diversity}</g>\n</svg>`;
+  fs.writeFileSync(`${file}.tmp-${process.pid}`, svg);
+  fs.renameSync(`${file}.tmp-${process.pid}`, file);
+}

@@ -1,0 +1,71 @@
+import { describe, it, expect } from 'vitest';
+import { mkdtempSync, existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { useGpu, freshSeed } from './util.js';
+import { Generator } from '../src/ops/random.js';
+import { SPACE_PRESETS } from '../src/search/space.js';
+import { DartsSupernet, Nb201Supernet } from '../src/search/supernet.js';
+import { runEgSearch, scoreCandidates, EG_SEARCH, type EgConfig } from '../src/search/eg.js';
+import { syntheticDataset } from '../src/data/synthetic.js';
+import { BatchLoader } from '../src/data/loader.js';
+import { split } from '../src/data/dataset.js';
+import { parseGenotype } from '../src/models/genotype.js';
+
+useGpu();
+
+describe('BioNAS-EG', () => {
+  it('scoring a candidate gives the loss of the network with those alphas', async () => {
+    const gen = new Generator(4);
+    const model = new Nb201Supernet(SPACE_PRESETS.nb201, { C: 2, layers: 1, numClasses: 3, gen });
+    const data = syntheticDataset({ count: 8, classes: 3, size: 8, seed: 1 });
+    const batch = new BatchLoader(data, { batchSize: 8 }).epoch(0).next().value!;
+    const n = model.alpha.size;
+    const a = Float64Array.from({ length: n }, (_, i) => Math.sin(i));
+    const b = Float64Array.from({ length: n }, (_, i) => Math.cos(3 * i));
+    const both = await scoreCandidates(model, [a, b], batch);
+    const onlyB = await scoreCandidates(model, [b], batch);
+    const onlyA = await scoreCandidates(model, [a], batch);
+    expect(both.loss[1]).toBeCloseTo(onlyB.loss[0], 5);
+    expect(both.loss[0]).toBeCloseTo(onlyA.loss[0], 5);
+    expect(both.loss[0]).not.toBeCloseTo(both.loss[1], 3);
+    model.dispose();
+  });
+
+  it('a tiny search writes its outputs, and killed mid-epoch resumes to the same alphas', async () => {
+    const seed = freshSeed('eg resume');
+    const data = syntheticDataset({ count: 64, classes: 3, size: 8, seed });
+    const [a, b] = split(data, 32, seed);
+    const config: EgConfig = { ...EG_SEARCH, epochs: 2, warmupEpochs: 1, batchSize: 8, population: 6, initialSamples: 2, generations: 2, logEvery: 2, seed };
+    const loaders = () => ({
+      train: new BatchLoader(a, { batchSize: 8, shuffle: true, seed, dropLast: true }),
+      valid: new BatchLoader(b, { batchSize: 8, shuffle: true, seed: seed + 1, dropLast: true }),
+    });
+    const build = () => {
+      const gen = new Generator(seed);
+      return { gen, model: new DartsSupernet(SPACE_PRESETS.bionas, { C: 2, layers: 2, numClasses: 3, gen }) };
+    };
+    const quiet = () => {};
+    const dirFull = mkdtempSync(join(tmpdir(), 'bionas-eg-'));
+    const full = build();
+    const r = await runEgSearch(full.model, loaders(), config, { runDir: dirFull, gen: full.gen, log: quiet });
+    expect(r.stopped).toBe(false);
+    expect(r.generations.length).toBe(2 * 2 * 2);
+    for (const f of ['genotype.json', 'normal.svg', 'reduce.svg', 'alphas_normal.svg', 'evolution.svg', 'checkpoint.bin']) expect(existsSync(join(dirFull, f)), f).toBe(true);
+    expect(() => parseGenotype(JSON.parse(readFileSync(join(dirFull, 'genotype.json'), 'utf8')).genotype)).not.toThrow();
+    const want = await Promise.all(full.model.alphas.map((t) => t.data()));
+
+    const dir = mkdtempSync(join(tmpdir(), 'bionas-eg-resume-'));
+    const first = build();
+    // 4 steps per epoch: stop in the middle of the second (search) epoch's weight training.
+    const stopped = await runEgSearch(first.model, loaders(), config, { runDir: dir, gen: first.gen, log: quiet, stopAfterSteps: 6 });
+    expect(stopped.stopped).toBe(true);
+    first.model.dispose();
+    const again = build();
+    const resumed = await runEgSearch(again.model, loaders(), config, { runDir: dir, gen: again.gen, log: quiet, resume: true });
+    expect(resumed.stopped).toBe(false);
+    expect(await Promise.all(again.model.alphas.map((t) => t.data()))).toEqual(want);
+    full.model.dispose();
+    again.model.dispose();
+  }, 300_000);
+});

@@ -18,7 +18,13 @@ const node = { ...common, platform: 'node', external: ['webgpu'], banner: { js: 
 
 await Promise.all([
   build({ ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/bionas.mjs' }),
-  build({ ...node, entryPoints: ['bench/main.ts'], outfile: 'dist/bench.mjs' }),
-  build({ ...common, platform: 'browser', entryPoints: ['src/index.ts'], outfile: 'dist/bionas.browser.mjs', external: ['webgpu'] }),
+  // The benchmarks bundle tfjs (devDependencies), whose CommonJS Node builds call require():
+  // an ESM bundle has no require, so the banner makes one.
+  build({
+    ...node, entryPoints: ['bench/main.ts'], outfile: 'dist/bench.mjs',
+    banner: { js: `${node.banner.js}\nimport { createRequire as __benchRequire } from 'node:module';\nconst require = __benchRequire(import.meta.url);` },
+  }),
+  // Node-only modules are loaded lazily (dynamic import) by file-writing code; the browser never reaches them.
+  build({ ...common, platform: 'browser', entryPoints: ['src/index.ts'], outfile: 'dist/bionas.browser.mjs', external: ['webgpu', 'node:*'] }),
 ]);
 chmodSync('dist/bionas.mjs', 0o755);

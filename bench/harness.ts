@@ -22,3 +22,10 @@ export interface BenchCase {
   /** The same computation in tfjs-backend-webgpu, when it has one. `tf` is @tensorflow/tfjs-core. */
   tfjs?(tf: any): Runnable;
 }
+
+export interface BenchCase {
+  /** Images (or candidates) one run processes: the table then shows items per second. */
+  items?: number;
+  /** Also print the per-kernel time split of one run (src/gpu/profiler.ts). */
+  profile?: boolean;
+}

@@ -5,16 +5,25 @@
 //   node dist/bench.mjs [--filter <substring>] [--reps N] [--no-tfjs] [--no-write]
 //
 // Timing: a few warm-up runs, then R runs recorded back to back and one wait for the GPU at
-// the end (bionas: await gpu().sync(); tfjs: await a data() read of the last result);
-// ms/run = wall-clock / R. Without --reps, R is chosen so a case takes about a second.
+// the end (bionas: await gpu().sync(); tfjs: await a data() read of the last result, which
+// each tfjs run returns); ms/run = wall-clock / R. Without --reps, R is chosen so a case
+// takes about a second. A run that returns a promise (a step that reads back) is awaited.
+// tfjs runs on its own device of the adapter bionas chose (same Dawn backend, same process).
 
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
+import { loadavg, cpus } from 'node:os';
 import { initGpu, gpu, shutdownGpu } from '../src/gpu/runtime.js';
+import { profileStep, formatProfile } from '../src/gpu/profiler.js';
 import type { BenchCase, Runnable } from './harness.js';
 
 // One line per case file; each exports its BenchCase[] as `cases` (or default).
 const CASE_FILES: (() => Promise<{ cases?: BenchCase[]; default?: BenchCase[] }>)[] = [
   () => import('./matmul.js'),
+  () => import('./conv.js'),
+  () => import('./pool.js'),
+  () => import('./mixed.js'),
+  () => import('./train.js'),
+  () => import('./search.js'),
 ];
 
 const RESULTS = 'bench/RESULTS.md';
@@ -55,18 +64,22 @@ function parseArgs(argv: string[]): Args {
 
 /** Times a runnable: warm-up, then R runs and one wait. Returns ms per run and R. */
 async function time(r: Runnable, wait: (last: unknown) => Promise<void>, reps: number | null): Promise<{ ms: number; reps: number }> {
+  const run = async () => {
+    const out = r.run();
+    return out instanceof Promise ? await out : out;
+  };
   let last: unknown;
-  for (let i = 0; i < WARMUP; i++) last = r.run();
+  for (let i = 0; i < WARMUP; i++) last = await run();
   await wait(last);
   let n = reps;
   if (n === null) {
     const t0 = performance.now();
-    await wait(r.run());
+    await wait(await run());
     const once = performance.now() - t0;
     n = Math.max(3, Math.min(MAX_REPS, Math.ceil(TARGET_MS / Math.max(once, 0.01))));
   }
   const t0 = performance.now();
-  for (let i = 0; i < n; i++) last = r.run();
+  for (let i = 0; i < n; i++) last = await run();
   await wait(last);
   return { ms: (performance.now() - t0) / n, reps: n };
 }
@@ -95,10 +108,13 @@ async function initTfjs(): Promise<{ tf: any; note: string } | { tf: null; note:
     // WebGPUBackend checks navigator.gpu; Node 20 has no navigator (21+ has one without gpu).
     const nav = (globalThis as any).navigator ?? {};
     Object.defineProperty(globalThis, 'navigator', { value: Object.assign(nav, { gpu: navGpu }), configurable: true, writable: true });
-    tf.registerBackend('webgpu-dawn', () => new WebGPUBackend(device, adapter.info), 10);
-    if (!(await tf.setBackend('webgpu-dawn'))) return { tf: null, note: 'tfjs could not start its WebGPU backend' };
+    // tfjs-backend-webgpu registers its kernels for the backend named 'webgpu' (and registers
+    // that backend itself only when navigator.gpu exists at import): register ours under it.
+    if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
+    tf.registerBackend('webgpu', () => new WebGPUBackend(device, adapter.info), 10);
+    if (!(await tf.setBackend('webgpu'))) return { tf: null, note: 'tfjs could not start its WebGPU backend' };
     await tf.ready();
-    return { tf, note: `tfjs-core ${tf.version_core}, backend ${tf.getBackend()}` };
+    return { tf, note: `tfjs-core ${tf.version_core}, tfjs-backend-webgpu on its own device of the same adapter (${adapter.info.description || adapter.info.vendor})` };
   } catch (e) {
     return { tf: null, note: `tfjs unavailable: ${(e as Error).message.split('\n')[0]}` };
   }
@@ -111,6 +127,7 @@ interface Row {
   ms: number | null;
   gflops: number | null;
   gbs: number | null;
+  items: number | null;
   tfMs: number | null;
   tfGflops: number | null;
   error?: string;
@@ -119,13 +136,15 @@ interface Row {
 const f = (x: number | null, digits = 2) => (x === null || !Number.isFinite(x) ? '-' : x >= 100 ? x.toFixed(0) : x.toFixed(digits));
 
 function table(rows: Row[]): string {
-  const head = ['case', 'ms/run', 'GFLOP/s', 'GB/s', 'tfjs ms/run', 'tfjs GFLOP/s', 'bionas/tfjs (speed)'];
+  const withItems = rows.some((r) => r.items !== null);
+  const head = ['case', 'ms/run', 'GFLOP/s', 'GB/s', ...(withItems ? ['items/s'] : []), 'tfjs ms/run', 'tfjs GFLOP/s', 'bionas/tfjs (speed)'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map((h, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`];
   for (const r of rows) {
     const ratio = r.ms !== null && r.tfMs !== null ? `${(r.tfMs / r.ms).toFixed(2)}x` : '-';
+    const items = withItems ? [f(r.items, 1)] : [];
     const cells = r.error
-      ? [r.name, `error: ${r.error}`, '', '', '', '', '']
-      : [r.name, f(r.ms, 3), f(r.gflops), f(r.gbs), f(r.tfMs, 3), f(r.tfGflops), ratio];
+      ? [r.name, `error: ${r.error}`, ...head.slice(2).map(() => '')]
+      : [r.name, f(r.ms, 3), f(r.gflops), f(r.gbs), ...items, f(r.tfMs, 3), f(r.tfGflops), ratio];
     lines.push(`| ${cells.join(' | ')} |`);
   }
   return lines.join('\n');
@@ -145,12 +164,14 @@ async function main(): Promise<void> {
   const tfjs = args.tfjs && cases.some((c) => c.tfjs) ? await initTfjs() : { tf: null, note: 'tfjs not run' };
   const adapter = `${info.description || info.vendor} (${info.backend}, ${info.featureLevel})`;
   console.log(`adapter: ${adapter}`);
-  console.log(`tuning.matmul: ${JSON.stringify(rt.tuning.matmul)}`);
+  const tiles = `tuning.matmul ${JSON.stringify(rt.tuning.matmul)} from ${rt.tuning.matmulLargeWork} multiply-adds, else ${JSON.stringify(rt.tuning.matmulSmall)}`;
+  console.log(tiles);
   console.log(tfjs.note);
 
   const rows: Row[] = [];
   for (const c of cases) {
-    const row: Row = { name: c.name, ms: null, gflops: null, gbs: null, tfMs: null, tfGflops: null };
+    const row: Row = { name: c.name, ms: null, gflops: null, gbs: null, items: null, tfMs: null, tfGflops: null };
+    let profile = '';
     try {
       const r = c.bionas();
       try {
@@ -158,6 +179,8 @@ async function main(): Promise<void> {
         row.ms = t.ms;
         row.gflops = c.flops ? c.flops / (t.ms * 1e6) : null;
         row.gbs = c.bytes ? c.bytes / (t.ms * 1e6) : null;
+        row.items = c.items ? c.items / (t.ms / 1000) : null;
+        if (c.profile) profile = formatProfile(await profileStep(async () => void (await r.run())));
       } finally {
         r.dispose();
         await gpu().sync();
@@ -181,7 +204,9 @@ async function main(): Promise<void> {
     console.log(row.error
       ? `${c.name}: error: ${row.error}`
       : `${c.name}: ${f(row.ms, 3)} ms, ${f(row.gflops)} GFLOP/s, ${f(row.gbs)} GB/s` +
+        (row.items !== null ? `, ${f(row.items, 1)} items/s` : '') +
         (row.tfMs !== null ? ` | tfjs ${f(row.tfMs, 3)} ms, ${f(row.tfGflops)} GFLOP/s${ratio}` : ''));
+    if (profile) console.log(profile);
   }
 
   const text = table(rows);
@@ -192,8 +217,9 @@ async function main(): Promise<void> {
       `## ${new Date().toISOString()}`,
       '',
       `- adapter: ${adapter}`,
-      `- backend: ${info.backend} (${info.featureLevel}); tuning.matmul ${JSON.stringify(rt.tuning.matmul)}`,
+      `- backend: ${info.backend} (${info.featureLevel}); ${tiles}`,
       `- tfjs: ${tfjs.note}`,
+      `- machine: ${cpus().length} CPUs, load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other processes share the CPU on llvmpipe)`,
       `- command: \`${command}\``,
       '',
       text,

@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { useGpu, rng, freshSeed, randomArray, expectClose, finiteDifference } from './util.js';
 import { Tensor } from '../src/tensor.js';
 import { backward, withExactGradients } from '../src/autograd.js';
+import { chooseTuning } from '../src/gpu/tuning.js';
 import {
   conv2d, conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias, convOutputShape,
   type Conv2dParams,
@@ -73,11 +74,40 @@ describe('conv2d kernels against the CPU reference', () => {
     { name: 'depthwise 3x3 C=5 pad 1, 33x33', N: 3, C: 5, H: 33, W: 33, O: 5, KH: 3, KW: 3, padding: 1, groups: 5, bias: true },
     { name: 'depthwise 5x5 dilation 2 pad 4 C=7, 7x7', N: 3, C: 7, H: 7, W: 7, O: 7, KH: 5, KW: 5, padding: 4, dilation: 2, groups: 7 },
     { name: 'depthwise 3x3 stride 2 pad 1 C=5, 33x33', N: 3, C: 5, H: 33, W: 33, O: 5, KH: 3, KW: 3, stride: 2, padding: 1, groups: 5 },
+    { name: 'depthwise 3x3 stride [2, 1] dilation 2 pad [2, 1] C=4, 9x8', N: 3, C: 4, H: 9, W: 8, O: 4, KH: 3, KW: 3, stride: [2, 1], padding: [2, 1], dilation: 2, groups: 4 },
     { name: 'depthwise 5x5 pad 2 C=3, 7x9', N: 3, C: 3, H: 7, W: 9, O: 3, KH: 5, KW: 5, padding: 2, groups: 3 },
     { name: 'depthwise multiplier 2 (groups 3, 3->6) 3x3 pad 1, 7x7', N: 3, C: 3, H: 7, W: 7, O: 6, KH: 3, KW: 3, padding: 1, groups: 3 },
   ];
   for (const c of dense) it(c.name, () => checkCase(c));
   for (const c of depthwise) it(c.name, () => checkCase(c));
+
+  it('grids folded into y when an adapter allows few workgroups per dimension', async () => {
+    // Pretend the limit is 4 so the x*y folding (and each kernel's tail guard) runs on small shapes:
+    // e.g. 3*33*33 output pixels are 7 workgroups of the forward GEMM, folded 4 x 2.
+    const limits = rt().info.limits;
+    const saved = limits.maxComputeWorkgroupsPerDimension;
+    limits.maxComputeWorkgroupsPerDimension = 4;
+    try {
+      await checkCase({ name: 'folded dense 3x3 3->5 pad 1, 33x33', N: 3, C: 3, H: 33, W: 33, O: 5, KH: 3, KW: 3, padding: 1, bias: true });
+      await checkCase({ name: 'folded depthwise 3x3 C=5 pad 1, 33x33', N: 3, C: 5, H: 33, W: 33, O: 5, KH: 3, KW: 3, padding: 1, groups: 5 });
+      await checkCase({ name: 'folded depthwise 3x3 C=5 stride 2 pad 1, 33x33', N: 3, C: 5, H: 33, W: 33, O: 5, KH: 3, KW: 3, stride: 2, padding: 1, groups: 5 });
+    } finally {
+      limits.maxComputeWorkgroupsPerDimension = saved;
+    }
+  });
+
+  it("a GPU's tile shapes (the other tuning) give the same results", async () => {
+    const conv = rt().tuning.conv;
+    const saved = structuredClone(conv);
+    Object.assign(conv, chooseTuning({ ...rt().info, isSoftware: !rt().info.isSoftware }).conv);
+    try {
+      await checkCase({ name: 'other tiles: grouped 6 -> 9 groups 3, 3x3 stride 2 pad 1, 9x7', N: 3, C: 6, H: 9, W: 7, O: 9, KH: 3, KW: 3, stride: 2, padding: 1, groups: 3, bias: true });
+      await checkCase({ name: 'other tiles: depthwise 5x5 dilation 2 pad 4 C=5, 11x9', N: 3, C: 5, H: 11, W: 9, O: 5, KH: 5, KW: 5, padding: 4, dilation: 2, groups: 5 });
+      await checkCase({ name: 'other tiles: depthwise 3x3 stride 2 pad 1 C=5, 11x9', N: 3, C: 5, H: 11, W: 9, O: 5, KH: 3, KW: 3, stride: 2, padding: 1, groups: 5 });
+    } finally {
+      Object.assign(conv, saved);
+    }
+  });
 
   it('a batch large enough for several weight-gradient splits (dense and depthwise)', async () => {
     await checkCase({ name: 'dense 3x3 8->8 pad 1, batch 9, 16x16', N: 9, C: 8, H: 16, W: 16, O: 8, KH: 3, KW: 3, padding: 1 });

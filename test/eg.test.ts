@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useGpu, freshSeed } from './util.js';
 import { Generator } from '../src/ops/random.js';
-import { SPACE_PRESETS } from '../src/search/space.js';
+import { SPACE_PRESETS, parseSpace } from '../src/search/space.js';
 import { DartsSupernet, Nb201Supernet } from '../src/search/supernet.js';
 import { runEgSearch, scoreCandidates, EG_SEARCH, type EgConfig } from '../src/search/eg.js';
 import { syntheticDataset } from '../src/data/synthetic.js';
@@ -36,14 +36,15 @@ describe('BioNAS-EG', () => {
     const seed = freshSeed('eg resume');
     const data = syntheticDataset({ count: 64, classes: 3, size: 8, seed });
     const [a, b] = split(data, 32, seed);
-    const config: EgConfig = { ...EG_SEARCH, epochs: 2, warmupEpochs: 1, batchSize: 8, population: 6, initialSamples: 2, generations: 2, logEvery: 2, seed };
+    const config: EgConfig = { ...EG_SEARCH, epochs: 2, warmupEpochs: 1, batchSize: 8, population: 5, initialSamples: 2, generations: 2, logEvery: 2, seed };
     const loaders = () => ({
       train: new BatchLoader(a, { batchSize: 8, shuffle: true, seed, dropLast: true }),
       valid: new BatchLoader(b, { batchSize: 8, shuffle: true, seed: seed + 1, dropLast: true }),
     });
     const build = () => {
       const gen = new Generator(seed);
-      return { gen, model: new DartsSupernet(SPACE_PRESETS.bionas, { C: 2, layers: 2, numClasses: 3, gen }) };
+      const space = parseSpace([{ op: 'none' }, { op: 'avg_pool_3x3' }, { op: 'skip_connect', rule: 'frsf' }, { op: 'sep_conv_3x3', rule: 'usf' }, { op: 'dil_conv_3x3', rule: 'brsf' }], 'test space');
+      return { gen, model: new DartsSupernet(space, { C: 2, layers: 3, steps: 2, numClasses: 3, gen }) };
     };
     const quiet = () => {};
     const dirFull = mkdtempSync(join(tmpdir(), 'bionas-eg-'));

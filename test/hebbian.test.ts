@@ -9,6 +9,7 @@ import { Generator } from '../src/ops/random.js';
 import { mul } from '../src/ops/elementwise.js';
 import { sum } from '../src/ops/reduce.js';
 import { SGD } from '../src/optim/sgd.js';
+import { makeOp } from '../src/models/operations.js';
 import { conv2dRef, conv2dTransposeRef, hebbianCorrelationRef, hebbianStepRef, convOut, type ConvRefParams } from './reference/hebbian.js';
 
 const rt = useGpu();
@@ -18,7 +19,7 @@ const geometry = (p: ConvRefParams): HebbianGeometry => ({
   stride: [p.stride, p.stride], padding: [p.padding, p.padding], dilation: [p.dilation ?? 1, p.dilation ?? 1],
 });
 
-describe('hebbian correlation kernel', () => {
+describe('hebbianCorrelation', () => {
   it('matches the CPU reference (stride 1 and 2, dilation 2, zero rows, several chunks)', async () => {
     const next = rng(freshSeed('hebbian correlation'));
     const cases: { x: number[]; w: number[]; p: ConvRefParams }[] = [
@@ -125,6 +126,22 @@ describe('HebbianConv', () => {
     const gData = await gConv.data();
     expectClose(await x.grad!.data(), conv2dTransposeRef(gData, [5, 5, 3, 3], h1, xs, { stride: 2, padding: 1 }), 1e-4, 'dx');
     model.dispose();
+  });
+
+  it('works as the search-space op hebbian_conv_3x3 (ReLU, Hebbian conv, BN), stride 1 and 2', async () => {
+    const next = rng(freshSeed('hebbian op'));
+    for (const stride of [1, 2]) {
+      const op = makeOp('hebbian_conv_3x3', { C: 6, stride, affine: true, layer: { gen: new Generator(4) } });
+      const x = Tensor.fromData(randomArray(2 * 6 * 49, next), [2, 6, 7, 7]);
+      x.requiresGrad = true;
+      const y = op.forward(x);
+      expect(y.shape).toEqual([2, 6, stride === 1 ? 7 : 4, stride === 1 ? 7 : 4]);
+      backward(sum(mul(y, Tensor.fromData(randomArray(y.size, next), y.shape))));
+      const dx = await x.grad!.data();
+      expect(dx.every(Number.isFinite) && dx.some((v) => v !== 0)).toBe(true);
+      expect(op.parameters().every((p) => p.grad)).toBe(true); // the BN's scale and shift
+      op.dispose();
+    }
   });
 
   it('rejects an input of the wrong channels, naming the layer and shapes', () => {

@@ -30,8 +30,9 @@ describe('the architecture gradient', () => {
   it('of a tiny BP supernet equals central finite differences of the loss', async () => {
     const seed = freshSeed('alpha fd');
     const gen = new Generator(seed);
-    const model = new DartsSupernet(SPACE_PRESETS.darts, { C: 2, layers: 1, numClasses: 3, gen });
-    const x = randomNormal([2, 3, 6, 6], gen);
+    // 3 cells: a normal cell, then two reduction cells, so both alpha matrices matter.
+    const model = new DartsSupernet(SPACE_PRESETS.darts, { C: 2, layers: 3, numClasses: 3, gen });
+    const x = randomNormal([2, 3, 8, 8], gen);
     const y = Tensor.fromData([0, 2], [2], 'i32');
     const grads = alphaGradients(model, batchOf(x, y));
     const analytic = await Promise.all(grads.map((g) => g.data()));
@@ -42,7 +43,7 @@ describe('the architecture gradient', () => {
       return v;
     };
     const next = rng(seed);
-    const eps = 1e-2;
+    const eps = 2e-3;
     let worst = 0, scale = 0;
     for (let probe = 0; probe < 8; probe++) {
       const which = probe % 2;
@@ -78,6 +79,7 @@ describe('the architecture gradient', () => {
     class Toy extends Module implements Supernet {
       readonly space: SearchSpace = { name: 'toy', cell: 'darts', pairs: [{ op: 'nor_conv_1x1', rule: 'bp' }, { op: 'nor_conv_3x3', rule: 'bp' }] };
       readonly alphaNames = ['cell'];
+      readonly steps = 1;
       readonly w1 = parameter(Tensor.fromData(randomArray(K * D, next), [K, D]));
       readonly w2 = parameter(Tensor.fromData(randomArray(K * D, next), [K, D]));
       readonly a = parameter(Tensor.fromData(randomArray(2, next, -0.5, 0.5), [1, 2]));
@@ -93,7 +95,8 @@ describe('the architecture gradient', () => {
     const yt = [0, 1, 2, 1, 0], yv = [2, 2, 0, 1, 1];
     const train = batchOf(Tensor.fromData(xt, [N, D]), Tensor.fromData(yt, [N], 'i32'));
     const valid = batchOf(Tensor.fromData(xv, [N, D]), Tensor.fromData(yv, [N], 'i32'));
-    const lr = 0.1, momentum = 0.9, wd = 0.01;
+    // A large lr makes the Hessian term big enough that leaving it out would fail the test.
+    const lr = 2, momentum = 0.9, wd = 0.01;
     const opt = new SGD(toy.weightParameters(), { lr, momentum, weightDecay: wd });
     // One ordinary weight step first, so the momentum buffer is not empty.
     scope(() => backward(crossEntropy(toy.forward(train.x), train.y)));
@@ -148,7 +151,7 @@ describe('the architecture gradient', () => {
     console.log(`second-order alpha gradient: got ${Array.from(gotAlpha).map((v) => v.toExponential(4))}, want ${Array.from(want).map((v) => v.toExponential(4))}`);
     expect(err).toBeLessThan(2e-3 * Math.max(...want.map(Math.abs)) + 1e-6);
     // The implicit term matters in this case (otherwise the test would not see it).
-    expect(Math.max(...dA.map((v, i) => Math.abs(v - want[i])))).toBeGreaterThan(1e-4 * Math.max(...want.map(Math.abs)));
+    expect(Math.max(...dA.map((v, i) => Math.abs(v - want[i])))).toBeGreaterThan(1e-2 * Math.max(...want.map(Math.abs)));
     toy.dispose();
     opt.dispose();
   });
@@ -222,7 +225,8 @@ describe('a tiny search', () => {
     const seed = freshSeed('tiny search');
     const data = syntheticDataset({ count: 64, classes: 3, size: 8, seed });
     const [a, b] = split(data, 32, seed);
-    const space = SPACE_PRESETS.bionas;
+    // A small mixed-rule space keeps this fast on a CPU; the bionas preset runs in the CLI and bench.
+    const space = parseSpace([{ op: 'none' }, { op: 'max_pool_3x3' }, { op: 'skip_connect', rule: 'usf' }, { op: 'sep_conv_3x3', rule: 'frsf' }, { op: 'dil_conv_3x3', rule: 'fa' }], 'test space');
     const config: DartsConfig = { ...DARTS_SEARCH, epochs: 2, batchSize: 8, logEvery: 2, seed, secondOrder: false };
     const loaders = () => ({
       train: new BatchLoader(a, { batchSize: 8, shuffle: true, seed, dropLast: true }),
@@ -230,7 +234,7 @@ describe('a tiny search', () => {
     });
     const build = () => {
       const gen = new Generator(seed);
-      return { gen, model: new DartsSupernet(space, { C: 2, layers: 2, numClasses: 3, gen }) };
+      return { gen, model: new DartsSupernet(space, { C: 2, layers: 3, steps: 2, numClasses: 3, gen }) };
     };
     const quiet = () => {};
     const full = build();

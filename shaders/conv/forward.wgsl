@@ -11,7 +11,8 @@
 //
 // Tiling (overrides, from gpu().tuning.conv.gemm): a workgroup of WG threads; each thread keeps a
 // TM x TP block of outputs in registers (TM output channels x TP output pixels, TM*TP <= 128) and
-// needs no workgroup memory. Per (input channel, tap) it loads TP inputs and TM weights and does
+// needs no workgroup memory. One loop runs over K (channel, ky, kx advanced incrementally: nested
+// runtime loops cost llvmpipe about 2x); per step it loads TP inputs and TM weights and does
 // TM*TP FMAs. Thread `lid` of pixel-block b owns pixels b*WG*TP + lid + j*WG (j < TP): consecutive
 // threads read consecutive pixels. Pixels and channels past the edge are computed on clamped
 // (finite) addresses and not written.
@@ -79,33 +80,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var acc: array<f32, MAX_ACC>;
   for (var i = 0u; i < TM * TP; i++) { acc[i] = 0.0; }
 
-  for (var c = 0u; c < Cg; c++) {
-    for (var ky = 0u; ky < KH; ky++) {
-      let dy = i32(ky * params.dilH);
-      var rowOk: array<bool, MAX_TP>;
-      var rowOff: array<u32, MAX_TP>;
+  // One loop over K = Cg*KH*KW with (c, ky, kx) advanced incrementally.
+  let K = Cg * taps;
+  var ky = 0u;
+  var kx = 0u;
+  var cOff = 0u;
+  for (var k = 0u; k < K; k++) {
+    let dy = i32(ky * params.dilH);
+    let dx = i32(kx * params.dilW);
+    var xv: array<f32, MAX_TP>;
+    for (var j = 0u; j < TP; j++) {
+      let iy = iy0[j] + dy;
+      let ix = ix0[j] + dx;
+      let ok = (iy >= 0) & (iy < i32(H)) & (ix >= 0) & (ix < i32(W));
+      xv[j] = select(0.0, x[select(0u, xb[j] + cOff + u32(iy) * W + u32(ix), ok)], ok);
+    }
+    for (var m = 0u; m < TM; m++) {
+      let wv = w[wb[m] + k];
       for (var j = 0u; j < TP; j++) {
-        let iy = iy0[j] + dy;
-        rowOk[j] = (iy >= 0) & (iy < i32(H));
-        rowOff[j] = xb[j] + c * HW + u32(max(iy, 0)) * W;
-      }
-      for (var kx = 0u; kx < KW; kx++) {
-        let dx = i32(kx * params.dilW);
-        var xv: array<f32, MAX_TP>;
-        for (var j = 0u; j < TP; j++) {
-          let ix = ix0[j] + dx;
-          let ok = rowOk[j] & (ix >= 0) & (ix < i32(W));
-          xv[j] = select(0.0, x[select(0u, rowOff[j] + u32(ix), ok)], ok);
-        }
-        let t = (c * KH + ky) * KW + kx;
-        for (var m = 0u; m < TM; m++) {
-          let wv = w[wb[m] + t];
-          for (var j = 0u; j < TP; j++) {
-            acc[m * TP + j] = fma(wv, xv[j], acc[m * TP + j]);
-          }
-        }
+        acc[m * TP + j] = fma(wv, xv[j], acc[m * TP + j]);
       }
     }
+    kx += 1u;
+    let wrapX = kx == KW;
+    kx = select(kx, 0u, wrapX);
+    ky += select(0u, 1u, wrapX);
+    let wrapY = ky == KH;
+    ky = select(ky, 0u, wrapY);
+    cOff += select(0u, HW, wrapY);
   }
 
   for (var j = 0u; j < TP; j++) {

@@ -10,8 +10,9 @@
 //
 // Tiling (overrides, from gpu().tuning.conv.gemm, as in forward.wgsl): WG threads, each a
 // TM x TP register block (TM input channels x TP input pixels; pixel j of thread lid in block b
-// is b*WG*TP + lid + j*WG). SH / SW (the conv's stride) are overrides so the exactness test is a
-// division by a constant; with stride 1 it vanishes. No workgroup memory.
+// is b*WG*TP + lid + j*WG), one loop over K with (o, ky, kx) advanced incrementally. SH / SW (the
+// conv's stride) are overrides so the exactness test is a division by a constant; with stride 1
+// it vanishes. No workgroup memory.
 // Grid: x*y (folded, index = wid.y * wgX + wid.x) = ceil(N*H*W / (WG*TP)); z = groups * mBlocks,
 // mBlocks = ceil(Cg / TM).
 
@@ -75,35 +76,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var acc: array<f32, MAX_ACC>;
   for (var i = 0u; i < TM * TP; i++) { acc[i] = 0.0; }
 
-  for (var o = 0u; o < Og; o++) {
-    for (var ky = 0u; ky < KH; ky++) {
-      let dy = i32(ky * params.dilH);
-      var rowOk: array<bool, MAX_TP>;
-      var rowOff: array<u32, MAX_TP>;
+  // One loop over K = Og*KH*KW with (o, ky, kx) advanced incrementally.
+  let K = Og * taps;
+  let bStride = Cg * taps;
+  var ky = 0u;
+  var kx = 0u;
+  var tap = 0u;
+  var gOff = 0u;
+  var bOff = 0u;
+  for (var k = 0u; k < K; k++) {
+    let dy = i32(ky * params.dilH);
+    let dx_ = i32(kx * params.dilW);
+    var gv: array<f32, MAX_TP>;
+    for (var j = 0u; j < TP; j++) {
+      let numY = ny[j] - dy;
+      let numX = nx[j] - dx_;
+      let uy = u32(max(numY, 0));
+      let ux = u32(max(numX, 0));
+      let oy = uy / SH;
+      let ox = ux / SW;
+      let ok = (numY >= 0) & (uy % SH == 0u) & (oy < OH) & (numX >= 0) & (ux % SW == 0u) & (ox < OW);
+      gv[j] = select(0.0, g[select(0u, gb[j] + gOff + oy * OW + ox, ok)], ok);
+    }
+    for (var m = 0u; m < TM; m++) {
+      let bv = B[bb[m] + bOff + tap];
       for (var j = 0u; j < TP; j++) {
-        let num = ny[j] - dy;
-        let oy = u32(max(num, 0)) / SH;
-        rowOk[j] = (num >= 0) & (u32(max(num, 0)) % SH == 0u) & (oy < OH);
-        rowOff[j] = gb[j] + o * OHW + oy * OW;
-      }
-      for (var kx = 0u; kx < KW; kx++) {
-        let dx_ = i32(kx * params.dilW);
-        var gv: array<f32, MAX_TP>;
-        for (var j = 0u; j < TP; j++) {
-          let num = nx[j] - dx_;
-          let ox = u32(max(num, 0)) / SW;
-          let ok = rowOk[j] & (num >= 0) & (u32(max(num, 0)) % SW == 0u) & (ox < OW);
-          gv[j] = select(0.0, g[select(0u, rowOff[j] + ox, ok)], ok);
-        }
-        let t = o * Cg * taps + ky * KW + kx;
-        for (var m = 0u; m < TM; m++) {
-          let bv = B[bb[m] + t];
-          for (var j = 0u; j < TP; j++) {
-            acc[m * TP + j] = fma(bv, gv[j], acc[m * TP + j]);
-          }
-        }
+        acc[m * TP + j] = fma(bv, gv[j], acc[m * TP + j]);
       }
     }
+    kx += 1u;
+    tap += 1u;
+    let wrapX = kx == KW;
+    kx = select(kx, 0u, wrapX);
+    ky += select(0u, 1u, wrapX);
+    let wrapT = tap == taps;
+    tap = select(tap, 0u, wrapT);
+    ky = select(ky, 0u, wrapT);
+    gOff += select(0u, OHW, wrapT);
+    bOff += select(0u, bStride, wrapT);
   }
 
   for (var j = 0u; j < TP; j++) {

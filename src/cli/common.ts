@@ -13,6 +13,7 @@ export const DATA_FLAGS: FlagTable = {
   'train-size': { type: 'int', min: 0, default: 0, help: 'use only this many training images (0: all) — for quick runs' },
   'test-size': { type: 'int', min: 0, default: 0, help: 'use only this many test images (0: all)' },
   'synthetic-size': { type: 'int', min: 16, default: 2000, help: 'images in the synthetic training set (a quarter as many test images)' },
+  'image-size': { type: 'int', min: 8, help: 'synthetic data: image side in pixels (default 32; search --preset tiny: 16)' },
 };
 
 export interface LoadedData {
@@ -31,7 +32,7 @@ export async function loadData(f: FlagValues, seed: number): Promise<LoadedData>
   if (name === 'synthetic') {
     const n = f['synthetic-size'] as number;
     // One draw, cut in two: the test images share the class patterns but not the noise or shifts.
-    const all = syntheticDataset({ count: n + Math.max(10, Math.floor(n / 4)), seed });
+    const all = syntheticDataset({ count: n + Math.max(10, Math.floor(n / 4)), seed, size: (f['image-size'] as number | undefined) ?? 32 });
     train = subset(all, Array.from({ length: n }, (_, i) => i), `${all.name}-train`);
     test = subset(all, Array.from({ length: all.count - n }, (_, i) => n + i), `${all.name}-test`);
   } else {

@@ -18,8 +18,10 @@ import { fmtTime } from '../train/progress.js';
 export const SEARCH_PRESETS: Record<string, typeof DARTS_SEARCH> = {
   darts: DARTS_SEARCH,
   bionas: BIONAS_SEARCH,
-  // A supernet small enough to search on a CPU in minutes: the README's demo.
-  tiny: { ...DARTS_SEARCH, epochs: 3, batchSize: 32, C: 4, layers: 3, logEvery: 4 },
+  // A supernet small enough to search on a CPU in minutes (the README's demo): 3 cells of
+  // 2 nodes (5 edges), 16x16 images. On llvmpipe each dispatch costs ~0.1 ms, and a 22-pair
+  // 4-node cell is ~10,000 dispatches per forward-backward.
+  tiny: { ...DARTS_SEARCH, epochs: 3, batchSize: 16, C: 4, layers: 3, steps: 2, logEvery: 2 },
 };
 
 export const SEARCH_FLAGS: FlagTable = {
@@ -31,6 +33,7 @@ export const SEARCH_FLAGS: FlagTable = {
   batch: { type: 'int', min: 1, help: 'batch size of both halves (default: from --preset)' },
   C: { type: 'int', min: 2, help: 'initial channels of the supernet (default: from --preset)' },
   layers: { type: 'int', min: 1, help: 'cells of the supernet (NAS-Bench-201: cells per stage) (default: from --preset)' },
+  nodes: { type: 'int', min: 1, help: 'intermediate nodes per DARTS cell (DARTS: 4) (default: from --preset)' },
   lr: { type: 'number', min: 0, help: 'weight learning rate (cosine to --min-lr)' },
   'min-lr': { type: 'number', min: 0, help: 'final weight learning rate' },
   'arch-lr': { type: 'number', min: 0, help: 'Adam learning rate of the alphas (DARTS: 3e-4)' },
@@ -50,7 +53,7 @@ export const SEARCH_FLAGS: FlagTable = {
 export const EG_PRESETS: Record<string, typeof EG_SEARCH> = {
   darts: EG_SEARCH,
   bionas: EG_SEARCH,
-  tiny: { ...EG_SEARCH, epochs: 2, warmupEpochs: 1, batchSize: 32, C: 4, layers: 3, population: 8, initialSamples: 2, generations: 1, logEvery: 4 },
+  tiny: { ...EG_SEARCH, epochs: 2, warmupEpochs: 1, batchSize: 16, C: 4, layers: 3, steps: 2, population: 8, initialSamples: 2, generations: 1, logEvery: 2 },
 };
 
 export async function searchCommand(argv: string[]): Promise<void> {
@@ -76,9 +79,10 @@ export async function searchCommand(argv: string[]): Promise<void> {
     logEvery: (f['log-every'] as number) ?? p.logEvery,
     seed,
   };
-  const C = (f.C as number) ?? p.C, layers = (f.layers as number) ?? p.layers;
+  const C = (f.C as number) ?? p.C, layers = (f.layers as number) ?? p.layers, steps = (f.nodes as number) ?? p.steps;
   const runDir = (f.resume as string) ?? (f.run as string) ?? defaultRunDir('search');
-  const { model, loaders, gen, describe, header } = await prepare(f, C, layers, config.batchSize);
+  applyImageSize(f);
+  const { model, loaders, gen, describe, header } = await prepare(f, C, layers, config.batchSize, steps);
   console.log(`BioNAS-DARTS: ${header}; ${config.epochs} epochs, batch ${config.batchSize}, ${config.secondOrder ? 'second' : 'first'} order; run folder ${runDir}`);
   const result = await runDartsSearch(model, loaders, config, { runDir, resume: !!f.resume, gen, describe });
   model.dispose();
@@ -92,7 +96,7 @@ export async function searchCommand(argv: string[]): Promise<void> {
 }
 
 /** The data halves, loaders and supernet that both methods search. */
-async function prepare(f: FlagValues, C: number, layers: number, batchSize: number) {
+async function prepare(f: FlagValues, C: number, layers: number, batchSize: number, steps: number) {
   const seed = f.seed as number;
   const rt = await initGpu();
   console.log(`device: ${rt.info.description} (${rt.info.backend}, ${rt.info.featureLevel})`);
@@ -100,15 +104,15 @@ async function prepare(f: FlagValues, C: number, layers: number, batchSize: numb
   const { train: all } = await loadData(f, seed);
   const [weightsHalf, archHalf] = split(all, Math.floor(all.count / 2), seed);
   const gen = new Generator(seed);
-  const model = buildSupernet(space, { C, layers, numClasses: all.numClasses, inChannels: all.channels, gen });
+  const model = buildSupernet(space, { C, layers, steps, numClasses: all.numClasses, inChannels: all.channels, gen });
   const augment = { cropPadding: Math.round(all.height / 8), flip: true };
   const loaders = {
     train: new BatchLoader(weightsHalf, { batchSize, shuffle: true, seed, dropLast: true, augment }),
     valid: new BatchLoader(archHalf, { batchSize, shuffle: true, seed: seed + 1, dropLast: true, augment }),
   };
-  const describe = { space: space.name, pairs: space.pairs, C, layers, dataset: all.name, numClasses: all.numClasses };
+  const describe = { space: space.name, pairs: space.pairs, C, layers, steps, dataset: all.name, numClasses: all.numClasses };
   const header = `${space.name} space (${space.pairs.length} pairs${space.cell === 'nb201' ? ', NAS-Bench-201 cell' : ''}), supernet C=${C} ${layers} ` +
-    `${space.cell === 'nb201' ? 'cells per stage' : 'cells'}, ${(model.parameterCount() / 1e6).toFixed(3)}M parameters; ${weightsHalf.count} + ${archHalf.count} images (${all.name})`;
+    `${space.cell === 'nb201' ? 'cells per stage' : `cells of ${steps} nodes`}, ${(model.parameterCount() / 1e6).toFixed(3)}M parameters; ${weightsHalf.count} + ${archHalf.count} images (${all.name})`;
   return { space, model, loaders, gen, describe, header };
 }
 
@@ -127,9 +131,10 @@ async function egSearch(f: FlagValues): Promise<void> {
     logEvery: (f['log-every'] as number) ?? p.logEvery,
     seed: f.seed as number,
   };
-  const C = (f.C as number) ?? p.C, layers = (f.layers as number) ?? p.layers;
+  const C = (f.C as number) ?? p.C, layers = (f.layers as number) ?? p.layers, steps = (f.nodes as number) ?? p.steps;
   const runDir = (f.resume as string) ?? (f.run as string) ?? defaultRunDir('search-eg');
-  const { model, loaders, gen, describe, header } = await prepare(f, C, layers, config.batchSize);
+  applyImageSize(f);
+  const { model, loaders, gen, describe, header } = await prepare(f, C, layers, config.batchSize, steps);
   console.log(`BioNAS-EG: ${header}; ${config.warmupEpochs} warm-up + ${config.epochs} epochs, population ${config.population} x ${config.initialSamples} searches x ` +
     `${config.generations} generations; run folder ${runDir}`);
   const result = await runEgSearch(model, loaders, config, { runDir, resume: !!f.resume, gen, describe: { ...describe, method: 'eg' } });
@@ -145,6 +150,11 @@ search done in ${fmtTime(result.seconds)} (evolution ${fmtTime(result.evolveSeco
   await trainFound(f, runDir, result.derived, C, layers, config.batchSize);
 }
 
+/** The tiny preset searches 16x16 synthetic images unless --image-size says otherwise. */
+function applyImageSize(f: FlagValues): void {
+  if (f['image-size'] === undefined && f.preset === 'tiny') f['image-size'] = 16;
+}
+
 async function trainFound(f: FlagValues, runDir: string, derived: DerivedResult, C: number, layers: number, batchSize: number): Promise<void> {
   const seed = f.seed as number;
   const trainEpochs = f['train-epochs'] as number;
@@ -155,7 +165,7 @@ async function trainFound(f: FlagValues, runDir: string, derived: DerivedResult,
     if (f.data) args.push('--data', f.data as string);
     if (f['train-size']) args.push('--train-size', String(f['train-size']));
     if (f['test-size']) args.push('--test-size', String(f['test-size']));
-    if (f.dataset === 'synthetic') args.push('--synthetic-size', String(f['synthetic-size']));
+    if (f.dataset === 'synthetic') args.push('--synthetic-size', String(f['synthetic-size']), '--image-size', String(f['image-size'] ?? 32));
     if (derived.nb201) args.push('--arch', derived.nb201.arch);
     else args.push('--genotype', `${runDir}/genotype.json`);
     console.log(`\ntraining the found network: bionas train ${args.join(' ')}`);

@@ -14,6 +14,15 @@ const MAX_DISPATCHES_PER_SUBMIT = 4096;
 
 export type Binding = PooledBuffer;
 
+/** A dispatch as recorded, so the profiler can replay it alone. */
+export interface CapturedDispatch {
+  label: string;
+  pipeline: GPUComputePipeline;
+  group: GPUBindGroup;
+  uniforms: Uint8Array | null;
+  groups: [number, number, number];
+}
+
 export class Recorder {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -32,6 +41,8 @@ export class Recorder {
   readonly counts = new Map<string, number>();
   /** Called after every submit (the pool's deferred releases, the profiler). */
   onSubmit: (() => void)[] = [];
+  /** When set, every dispatch is also appended here (src/gpu/profiler.ts). */
+  capture: CapturedDispatch[] | null = null;
 
   constructor(
     private device: GPUDevice,
@@ -127,6 +138,10 @@ export class Recorder {
     pass.setPipeline(k.pipeline);
     pass.setBindGroup(0, group, kernel.uniformBinding ? [uniformOffset] : []);
     pass.dispatchWorkgroups(gx, gy, gz);
+    if (this.capture) {
+      const uniforms = kernel.uniformBinding ? new Uint8Array(this.arenaCpu.slice(uniformOffset, uniformOffset + kernel.uniformSize)) : null;
+      this.capture.push({ label: k.label, pipeline: k.pipeline, group, uniforms, groups: [gx, gy, gz] });
+    }
     this.dispatches++;
     this.kernelsInEncoder.add(k.label);
     this.counts.set(k.label, (this.counts.get(k.label) ?? 0) + 1);
@@ -141,6 +156,19 @@ export class Recorder {
   writeBuffer(dst: Binding, data: ArrayBufferView, dstOffset = 0): void {
     if (dst.lastUse === this.serial) this.flush();
     this.device.queue.writeBuffer(dst.buffer, dstOffset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Runs one captured dispatch `reps` times in its own submit (the profiler's replay). */
+  replay(d: CapturedDispatch, reps: number): void {
+    this.flush();
+    if (d.uniforms) this.device.queue.writeBuffer(this.arena, 0, d.uniforms);
+    const encoder = this.device.createCommandEncoder({ label: `replay ${d.label}` });
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(d.pipeline);
+    pass.setBindGroup(0, d.group, d.uniforms ? [0] : []);
+    for (let i = 0; i < reps; i++) pass.dispatchWorkgroups(...d.groups);
+    pass.end();
+    this.device.queue.submit([encoder.finish()]);
   }
 
   /** Submits what was recorded. Cheap when nothing was. */

@@ -1,7 +1,9 @@
-// Tile shapes per adapter. On CPU rasterisers (llvmpipe) a thread that keeps a 4x4 block of
-// outputs in registers and reads vec4s ran 12 GFLOP/s on matmul, while a 16x16 tile staged in
-// workgroup memory ran 0.9: barriers are expensive there. On real GPUs workgroup-memory tiling
-// pays. Kernels read these as WGSL `override` constants, so both shapes share one source.
+// Tile shapes per adapter. On CPU rasterisers (llvmpipe, Mesa 22) every storage or workgroup
+// load is a loop over the SIMD lanes (~20 cycles per lane and component) while FMAs are nearly
+// free, and barriers are expensive: kernels keep large register blocks and no workgroup memory
+// (matmul 1024^3: a 4x4 block per thread ran ~1 GFLOP/s, 32x32 ~7 on 2 cores). On real GPUs
+// workgroup-memory tiling pays. Kernels read these as WGSL `override` constants, so both shapes
+// share one source.
 
 import type { DeviceInfo } from './device.js';
 
@@ -9,10 +11,15 @@ export interface Tuning {
   /** Threads per workgroup of 1-D elementwise kernels. */
   elementwiseWorkgroup: number;
   /**
-   * Matmul/conv: workgroup of WG_X x WG_Y threads, each computing a TM x TN register block
-   * (TM, TN in {4, 8}); SHARED 1 stages TK-deep tiles in workgroup memory, 0 uses none.
+   * Matmul (shaders/matmul/matmul.wgsl) on problems of at least matmulLargeWork multiply-adds:
+   * workgroup of WG_X x WG_Y threads, each computing a TM x TN block (multiples of 4, at most 32;
+   * at most 8 with SHARED); SHARED 1 stages TK-deep tiles in workgroup memory, 0 uses none.
    */
-  matmul: { WG_X: number; WG_Y: number; TM: number; TN: number; SHARED: number; TK: number };
+  matmul: MatmulTiles;
+  /** Matmul below matmulLargeWork: smaller blocks (more threads busy, faster shader compiles). */
+  matmulSmall: MatmulTiles;
+  /** batch * M * N * K at and above which `matmul` is used rather than `matmulSmall`. */
+  matmulLargeWork: number;
   /** Threads per workgroup of reductions (one workgroup per output row). */
   reduceWorkgroup: number;
   /**
@@ -42,6 +49,8 @@ export interface Tuning {
   conv: ConvTuning;
 }
 
+export interface MatmulTiles { WG_X: number; WG_Y: number; TM: number; TN: number; SHARED: number; TK: number }
+
 /**
  * Conv2d register blocks (shaders/conv/). On llvmpipe every divergent storage load costs about as
  * much as 100 FMAs (it is a per-lane loop, vec4 or not), so blocks are as large as the shader
@@ -68,7 +77,11 @@ export function chooseTuning(info: DeviceInfo): Tuning {
   if (info.isSoftware) {
     return {
       elementwiseWorkgroup: 64,
-      matmul: { WG_X: 8, WG_Y: 8, TM: 4, TN: 4, SHARED: 0, TK: 16 },
+      // 32x32 blocks: 16 FMAs per loaded value; their shader takes ~30 s to compile once (Mesa
+      // caches it on disk), so problems under 2^27 multiply-adds use 8x8 blocks (~1 s).
+      matmul: { WG_X: 8, WG_Y: 1, TM: 32, TN: 32, SHARED: 0, TK: 16 },
+      matmulSmall: { WG_X: 8, WG_Y: 1, TM: 8, TN: 8, SHARED: 0, TK: 16 },
+      matmulLargeWork: 2 ** 27,
       reduceWorkgroup: 64,
       partialGroups: 16,
       reduceChunk: 16384,
@@ -76,8 +89,8 @@ export function chooseTuning(info: DeviceInfo): Tuning {
       reduceByThreads: true,
       pixelsPerThread: 4,
       conv: {
-        gemm: { WG: 64, TM: 8, TP: 8 },
-        depthwise: { WG: 64, TH: 2, TW: 8 },
+        gemm: { WG: 64, TM: 16, TP: 8 },
+        depthwise: { WG: 64, TH: 4, TW: 8 },
         weightGrad: { WG: 64, TM: 8, TN: 8, threads: 512, minChunk: 256 },
         depthwiseWeightGrad: { WG: 64, TW: 8, threads: 512, minChunk: 4 },
         biasGrad: { threads: 256, minChunk: 1024 },
@@ -87,6 +100,8 @@ export function chooseTuning(info: DeviceInfo): Tuning {
   return {
     elementwiseWorkgroup: 256,
     matmul: { WG_X: 16, WG_Y: 16, TM: 4, TN: 4, SHARED: 1, TK: 16 },
+    matmulSmall: { WG_X: 16, WG_Y: 16, TM: 4, TN: 4, SHARED: 1, TK: 16 },
+    matmulLargeWork: 0,
     reduceWorkgroup: 256,
     partialGroups: 256,
     reduceChunk: 4096,

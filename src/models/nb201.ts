@@ -59,9 +59,9 @@ export function parseNb201Json(raw: unknown, where = 'nb201 genotype'): Nb201Gen
 
 export class Nb201Cell extends Module {
   readonly ops: Module[];
-  constructor(genotype: Nb201Genotype, C: number, gen: Generator, affine = true) {
+  constructor(genotype: Nb201Genotype, C: number, gen: Generator, affine = true, numClasses?: number) {
     super();
-    this.ops = genotype.map((e) => makeOp(e.op, { C, stride: 1, affine, layer: { rule: e.rule, gen } }));
+    this.ops = genotype.map((e) => makeOp(e.op, { C, stride: 1, affine, layer: { rule: e.rule, gen, numClasses } }));
   }
   forward(x: Tensor): Tensor {
     const nodes = [x];
@@ -115,7 +115,7 @@ export class Nb201Network extends Module {
         this.layers.push(new Nb201ResBlock(cPrev, width, gen));
         cPrev = width;
       }
-      for (let i = 0; i < N; i++) this.layers.push(new Nb201Cell(genotype, width, gen));
+      for (let i = 0; i < N; i++) this.layers.push(new Nb201Cell(genotype, width, gen, true, opts.numClasses));
     }
     this.lastBn = new BatchNorm2d(cPrev);
     this.classifier = new Linear(cPrev, opts.numClasses, { gen });

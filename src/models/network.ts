@@ -25,14 +25,14 @@ export class Cell extends Module {
   readonly concatStates: number[];
   dropPathProb = 0;
 
-  constructor(genotype: Genotype, cPrevPrev: number, cPrev: number, readonly C: number, readonly reduction: boolean, reductionPrev: boolean, private gen: Generator) {
+  constructor(genotype: Genotype, cPrevPrev: number, cPrev: number, readonly C: number, readonly reduction: boolean, reductionPrev: boolean, private gen: Generator, numClasses?: number) {
     super();
     const bp: LayerOptions = { rule: 'bp', gen };
     this.preprocess0 = reductionPrev ? new FactorizedReduce(cPrevPrev, C, true, bp) : new ReLUConvBN(cPrevPrev, C, 1, 1, 0, true, bp);
     this.preprocess1 = new ReLUConvBN(cPrev, C, 1, 1, 0, true, bp);
     this.edges = reduction ? genotype.reduce : genotype.normal;
     this.concatStates = reduction ? genotype.reduce_concat : genotype.normal_concat;
-    this.ops = this.edges.map((e) => makeOp(e.op, { C, stride: reduction && e.input < 2 ? 2 : 1, affine: true, layer: { rule: e.rule, gen } }));
+    this.ops = this.edges.map((e) => makeOp(e.op, { C, stride: reduction && e.input < 2 ? 2 : 1, affine: true, layer: { rule: e.rule, gen, numClasses } }));
   }
 
   get multiplier(): number {
@@ -110,7 +110,7 @@ export class NetworkCIFAR extends Module {
     for (let i = 0; i < layers; i++) {
       const reduction = reductions.includes(i);
       if (reduction) cCur *= 2;
-      const cell = new Cell(genotype, cPP, cP, cCur, reduction, reductionPrev, gen);
+      const cell = new Cell(genotype, cPP, cP, cCur, reduction, reductionPrev, gen, numClasses);
       this.cells.push(cell);
       reductionPrev = reduction;
       [cPP, cP] = [cP, cell.multiplier * cCur];

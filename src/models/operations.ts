@@ -166,6 +166,6 @@ export function makeOp(name: OpName, ctx: OpContext): Module {
     case 'hebbian_conv_3x3':
       return new Sequential(new ReLU(), new HebbianConv(C, C, 3, { stride, padding: 1, gen: layer.gen }), new BatchNorm2d(C, { affine }));
     case 'pc_conv_3x3':
-      return new Sequential(new PredictiveCodingConv(C, C, 3, { stride, padding: 1, gen: layer.gen, rule: layer.rule }), new BatchNorm2d(C, { affine }));
+      return new Sequential(new PredictiveCodingConv(C, C, 3, { ...layer, stride, padding: 1 }), new BatchNorm2d(C, { affine }));
   }
 }

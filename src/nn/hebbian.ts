@@ -22,27 +22,33 @@
 // the filters of the forward (exact backprop through H), so the BN after this layer and the
 // layers before it learn by gradient.
 //
-// Kernels (shaders/hebbian/): hebbian_norms (one thread per position: inverse norms of P_m
-// and Y_m), hebbian_correlate (one thread per (chunk of positions, o, k): partial sums of U
-// over N*OH*OW, no atomics), hebbian_apply (one thread per filter element: adds the partials in
-// order, updates and clamps H). Nothing is read back.
+// Kernels: U has the form of a conv weight gradient. hebbian_scale (one thread per position m)
+// scales y[n, :, oh, ow] by 1/max(|Y_m|, eps) * 1/max(|P_m|, eps); then
+// U = conv2dBackwardWeight(x, scaled y) (src/ops/conv.ts: threads over blocks of (o, k) filter
+// elements, each summing over N*OH*OW positions in split chunks added in order: parallel,
+// deterministic, no atomics), and hebbian_apply (one thread per filter element) updates and
+// clamps H. On llvmpipe this update took about 0.1 s for 16 -> 16 channels, 3x3, input
+// [16, 16, 32, 32], against 1.8 s for a first version with one thread per (o, k) element summing
+// all positions (a plain conv forward there: about 0.06 to 0.17 s). Nothing is read back.
+//
+// Initialisation: H ~ U(-b, b), b = min(1, sqrt(6 / (fan_in + fan_out))) (xavier-uniform,
+// within the clamp range), from the layer's generator. The update runs in every training-mode
+// forward, also under noGrad(); there is no bias (a BN follows in the search space).
 
 import { gpu } from '../gpu/runtime.js';
 import { Kernel } from '../gpu/kernels.js';
 import { Tensor, fmt, type Shape } from '../tensor.js';
 import { isGradEnabled, noGrad } from '../autograd.js';
-import { conv2d, convOutputShape } from '../ops/conv.js';
+import { conv2d, conv2dBackwardWeight, convOutputShape } from '../ops/conv.js';
 import { copy } from '../ops/elementwise.js';
 import { uniformInPlace, Generator } from '../ops/random.js';
 import { Module, buffer } from './module.js';
 import { fans } from './init.js';
 import { defaultGen } from './layers.js';
-import normsSource from '../../shaders/hebbian/norms.wgsl';
-import correlateSource from '../../shaders/hebbian/correlate.wgsl';
+import scaleSource from '../../shaders/hebbian/scale.wgsl';
 import applySource from '../../shaders/hebbian/apply.wgsl';
 
-const normsKernel = new Kernel('hebbian_norms', normsSource);
-const correlateKernel = new Kernel('hebbian_correlate', correlateSource);
+const scaleKernel = new Kernel('hebbian_scale', scaleSource);
 const applyKernel = new Kernel('hebbian_apply', applySource);
 
 /**
@@ -82,48 +88,33 @@ function checkInputs(op: string, x: Tensor, y: Tensor, weightShape: Shape, g: He
   return N * OH * OW;
 }
 
-/** The partial sums [S, O*K] of the Hebbian correlation of x and y = conv(x, H). */
-function correlationPartials(x: Tensor, y: Tensor, weightShape: Shape, g: HebbianGeometry): { partial: Tensor; S: number } {
-  const rt = gpu();
-  const M = checkInputs('hebbianUpdate', x, y, weightShape, g);
+/**
+ * The unscaled Hebbian update U [O, C, kh, kw] of input x and output y = conv(x, H) (H's shape
+ * is `weightShape`); no gradient. U is a conv weight gradient: with y scaled at every position
+ * by both inverse row norms (hebbian_scale), U = conv2dBackwardWeight(x, scaled y).
+ */
+export function hebbianCorrelation(x: Tensor, y: Tensor, weightShape: Shape, g: HebbianGeometry): Tensor {
+  const M = checkInputs('hebbianCorrelation', x, y, weightShape, g);
   const [, C, H, W] = x.shape;
   const [O, , KH, KW] = weightShape;
   const [, , OH, OW] = y.shape;
-  const OK = O * C * KH * KW;
-  const chunk = rt.tuning.reduceThreadChunk;
-  const S = Math.ceil(M / chunk);
-  const partial = Tensor.empty([Math.max(1, S * OK)], 'f32', 'hebbian.partial');
-  if (S === 0) return { partial, S };
-  const geo = {
+  const scaled = Tensor.empty(y.shape, 'f32', 'hebbian.scaled');
+  gpu().dispatch1d(scaleKernel, { x: x.buffer, y: y.buffer, out: scaled.buffer }, {
     M, C, H, W, O, OH, OW, KH, KW,
     stride_h: g.stride[0], stride_w: g.stride[1], pad_h: g.padding[0], pad_w: g.padding[1], dil_h: g.dilation[0], dil_w: g.dilation[1],
-  };
-  const inv = Tensor.empty([2 * M], 'f32', 'hebbian.inv');
-  rt.dispatch1d(normsKernel, { x: x.buffer, y: y.buffer, inv: inv.buffer }, geo, M);
-  rt.dispatch1d(correlateKernel, { x: x.buffer, y: y.buffer, inv: inv.buffer, partial: partial.buffer }, { ...geo, chunk, S }, S * OK);
-  inv.release();
-  return { partial, S };
-}
-
-/**
- * The unscaled Hebbian update U [O, C, kh, kw] of input x and output y = conv(x, H) (H's
- * shape is `weightShape`); no gradient. For tests and diagnostics: the layer uses hebbianUpdate.
- */
-export function hebbianCorrelation(x: Tensor, y: Tensor, weightShape: Shape, g: HebbianGeometry): Tensor {
-  const { partial, S } = correlationPartials(x, y, weightShape, g);
-  const out = Tensor.empty(weightShape, 'f32', 'hebbian.U');
-  gpu().dispatch1d(applyKernel, { partial: partial.buffer, h: out.buffer }, { OK: out.size, S, rate: 0 }, out.size, { MODE: 1 });
-  partial.release();
-  return out;
+  }, M);
+  const U = conv2dBackwardWeight(x, scaled, weightShape, { ...g, groups: 1 });
+  scaled.release();
+  return U;
 }
 
 /** In place: H <- clamp(H + rate * U(x, y), -1, 1), with y = conv(x, H) the output of the forward. */
 export function hebbianUpdate(x: Tensor, y: Tensor, H: Tensor, g: HebbianGeometry, rate = HEBBIAN_RATE): void {
   if (H.rank !== 4 || H.dtype !== 'f32') throw new Error(`hebbianUpdate: filters ${fmt(H.shape)} (${H.dtype}) must be f32 [O, C, kh, kw]`);
   if (!Number.isFinite(rate)) throw new Error(`hebbianUpdate: rate must be finite, got ${rate}`);
-  const { partial, S } = correlationPartials(x, y, H.shape, g);
-  if (S > 0) gpu().dispatch1d(applyKernel, { partial: partial.buffer, h: H.buffer }, { OK: H.size, S, rate }, H.size, { MODE: 0 });
-  partial.release();
+  const U = hebbianCorrelation(x, y, H.shape, g);
+  gpu().dispatch1d(applyKernel, { u: U.buffer, h: H.buffer }, { n: H.size, rate }, H.size);
+  U.release();
 }
 
 export class HebbianConv extends Module {

@@ -22,6 +22,8 @@ export function buffer(t: Tensor, name?: string): Tensor {
 export const STATE = Symbol('state');
 export interface HasState {
   [STATE](): [string, Tensor][];
+  /** Releases every tensor it holds, checkpointed or not. */
+  dispose(): void;
 }
 
 interface BufferTensor extends Tensor {
@@ -84,6 +86,9 @@ export abstract class Module {
 
   /** Releases every parameter, buffer and gradient (the model is unusable afterwards). */
   dispose(): void {
+    for (const m of this.modules()) {
+      for (const value of Object.values(m)) if (value && typeof value === 'object' && STATE in value) (value as HasState).dispose();
+    }
     for (const [, t] of this.namedTensors()) {
       t.grad?.release();
       t.grad = null;

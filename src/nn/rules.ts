@@ -106,8 +106,7 @@ export class LearningRule implements HasState {
   }
 
   dispose(): void {
-    this.matrix?.release();
-    this.magnitudes?.release();
+    for (const t of [this.matrix, this.magnitudes]) if (t && !t.released) t.release();
   }
 }
 

@@ -4,18 +4,28 @@
 //
 // Kernels (shaders/conv/):
 //   forward.wgsl     implicit GEMM, any groups (dense, grouped, 1x1, depthwise multiplier > 1)
-//   depthwise.wgsl   groups == C == O: direct, input rows reused across taps; with FLIP it is
-//                    also the stride-1 depthwise input gradient
+//   depthwise.wgsl   groups == C == O: direct, input rows reused across taps, weights held in a
+//                    private array; with FLIP (and zero insertion for a stride) it is also the
+//                    depthwise input gradient
 //   input_grad.wgsl  implicit GEMM of the transposed conv, any groups / stride
 //   weight_grad.wgsl, depthwise_weight_grad.wgsl, bias_grad.wgsl: split reductions over pixels,
 //                    then sum_partials.wgsl adds the splits in order (deterministic)
-// Tile shapes come from gpu().tuning.conv. Tensor shapes travel in uniforms; the depthwise
-// kernels also take the kernel's width geometry (KW, stride, dilation) as override constants
-// (a layer's constants, like its op), so a few pipelines serve every batch and map size.
+// Tile shapes come from gpu().tuning.conv. Tensor shapes travel in uniforms. Compile-time
+// choices (override constants, so a few pipelines serve every batch and map size): the tiles;
+// the channel block TM, the power of two >= the channels per group up to the tuned TM; the
+// depthwise kernels' width geometry (KW, stride, dilation) and the input gradient's stride,
+// which are a layer's constants like its op.
+//
+// Performance notes (llvmpipe, Mesa 22.3): every storage-buffer load or store is a per-lane
+// loop (a vec4 costs four), about 25 cycles per lane, against a fraction of a cycle for an FMA,
+// so the kernels maximise FMAs per loaded float within what the shader compiler still unrolls
+// into registers (blocks of ~128 accumulators); nested runtime loops cost about 2x a single
+// loop with incremental indices, which the GEMMs use.
 
 import { gpu } from '../gpu/runtime.js';
 import { Kernel, type OverrideValues, type UniformValue } from '../gpu/kernels.js';
 import type { PooledBuffer } from '../gpu/buffers.js';
+import type { ConvTuning } from '../gpu/tuning.js';
 import { Tensor, fmt, type Shape } from '../tensor.js';
 import { record, exactGradients } from '../autograd.js';
 import forwardSource from '../../shaders/conv/forward.wgsl';
@@ -141,9 +151,15 @@ function dispatchFolded(kernel: Kernel, buffers: Record<string, PooledBuffer>, u
 const segment = (tw: number, k: number, s: number, d: number) => (tw - 1) * s + (k - 1) * d + 1;
 const MAX_SEG = 64;
 const MAX_KW = 16;
+const MAX_TAPS = 64;
 
 function isDepthwise(g: Geometry): boolean {
   return g.groups === g.C && g.O === g.C;
+}
+
+/** The direct depthwise kernel holds the taps, a row segment and its tile in registers. */
+function fitsDepthwise(g: Geometry, tw: number, sW: number): boolean {
+  return isDepthwise(g) && g.KW <= MAX_KW && g.KH * g.KW <= MAX_TAPS && segment(tw, g.KW, sW, g.dW) <= MAX_SEG;
 }
 
 /** How a reduction over `total` items is split so about `threads` threads run. */
@@ -158,12 +174,26 @@ function sumPartials(part: Tensor, out: Tensor, splits: number): void {
   gpu().dispatch1d(sumPartialsKernel, { part: part.buffer, out: out.buffer }, { n: out.size, splits }, out.size);
 }
 
+/** gpu().tuning.conv, checked once against the register arrays the kernels declare. */
+let checkedTuning: ConvTuning | null = null;
+function convTuning(): ConvTuning {
+  const t = gpu().tuning.conv;
+  if (t === checkedTuning) return t;
+  const bad = (what: string) => { throw new Error(`conv2d: tuning.conv.${what} exceeds what the conv kernels hold in registers`); };
+  if (t.gemm.TM > 16 || t.gemm.TP > 16 || t.gemm.TM * t.gemm.TP > 128) bad(`gemm ${JSON.stringify(t.gemm)}`);
+  if (t.depthwise.TH > 16 || t.depthwise.TH * t.depthwise.TW > 64) bad(`depthwise ${JSON.stringify(t.depthwise)}`);
+  if (t.weightGrad.TM > 16 || t.weightGrad.TN > 16 || t.weightGrad.TM * t.weightGrad.TN > 128) bad(`weightGrad ${JSON.stringify(t.weightGrad)}`);
+  if (t.depthwiseWeightGrad.TW > 32) bad(`depthwiseWeightGrad ${JSON.stringify(t.depthwiseWeightGrad)}`);
+  checkedTuning = t;
+  return t;
+}
+
 // ---- forward ------------------------------------------------------------------------------
 
 function runForward(g: Geometry, x: Tensor, w: Tensor, bias: Tensor | null, out: Tensor): void {
-  const tune = gpu().tuning.conv;
+  const tune = convTuning();
   const dw = tune.depthwise;
-  if (isDepthwise(g) && g.KW <= MAX_KW && segment(dw.TW, g.KW, g.sW, g.dW) <= MAX_SEG) {
+  if (fitsDepthwise(g, dw.TW, g.sW)) {
     const tilesX = Math.ceil(g.OW / dw.TW);
     const tilesY = Math.ceil(g.OH / dw.TH);
     const threads = g.N * g.C * tilesX * tilesY;
@@ -221,17 +251,19 @@ export function conv2dBackwardInput(grad: Tensor, F: Tensor, inputShape: Shape, 
   const g = geometry(op, inputShape, F.shape, params);
   checkGradShape(op, g, grad);
   const dx = Tensor.empty([g.N, g.C, g.H, g.W]);
-  const tune = gpu().tuning.conv;
+  const tune = convTuning();
   const dw = tune.depthwise;
-  if (isDepthwise(g) && g.sH === 1 && g.sW === 1 && g.KW <= MAX_KW && segment(dw.TW, g.KW, 1, g.dW) <= MAX_SEG) {
-    // Stride 1: dx = conv(g, flip(F)) with padding (K - 1) * d - p.
+  if (fitsDepthwise(g, dw.TW, 1)) {
+    // dx = conv(g with stride-1 zeros inserted, flip(F)), stride 1, padding (K - 1) * d - p.
     const tilesX = Math.ceil(g.W / dw.TW);
     const tilesY = Math.ceil(g.H / dw.TH);
     const threads = g.N * g.C * tilesX * tilesY;
     dispatchFolded(depthwiseKernel, { x: grad.buffer, w: F.buffer, bias: F.buffer, out: dx.buffer }, {
       N: g.N, C: g.C, H: g.OH, W: g.OW, OH: g.H, OW: g.W, KH: g.KH, SH: 1, DH: g.dH,
       padH: (g.KH - 1) * g.dH - g.pH, padW: (g.KW - 1) * g.dW - g.pW, tilesX, tilesY, threads,
-    }, Math.ceil(threads / dw.WG), 1, { WG: dw.WG, TH: dw.TH, TW: dw.TW, KW: g.KW, SW: 1, DW: g.dW, FLIP: 1 });
+    }, Math.ceil(threads / dw.WG), 1, {
+      WG: dw.WG, TH: dw.TH, TW: dw.TW, KW: g.KW, SW: 1, DW: g.dW, FLIP: 1, UPH: g.sH, UPW: g.sW,
+    });
     return dx;
   }
   const { WG, TP } = tune.gemm;
@@ -254,7 +286,7 @@ export function conv2dBackwardWeight(x: Tensor, grad: Tensor, weightShape: Shape
   const g = geometry(op, x.shape, weightShape, params);
   checkGradShape(op, g, grad);
   const dW = Tensor.empty([g.O, g.Cg, g.KH, g.KW]);
-  const tune = gpu().tuning.conv;
+  const tune = convTuning();
   const dwt = tune.depthwiseWeightGrad;
   if (isDepthwise(g) && g.KW <= MAX_KW && segment(dwt.TW, g.KW, g.sW, g.dW) <= MAX_SEG) {
     const rows = g.N * g.OH;
@@ -300,7 +332,7 @@ export function conv2dBackwardBias(grad: Tensor): Tensor {
   checkRank4(op, 'gradient', grad.shape, '[N, O, OH, OW]');
   const [N, O, OH, OW] = grad.shape;
   const OHW = OH * OW;
-  const tune = gpu().tuning.conv.biasGrad;
+  const tune = convTuning().biasGrad;
   const { splits, chunk } = splitReduction(N * OHW, O, tune.threads, tune.minChunk);
   const db = Tensor.empty([O]);
   const part = splits > 1 ? Tensor.empty([splits * O], 'f32', 'conv partials') : db;

@@ -4,6 +4,7 @@
 // combination and tile shape (override constants; shapes travel in uniforms).
 
 import { gpu } from '../gpu/runtime.js';
+import type { MatmulTiles } from '../gpu/tuning.js';
 import { Kernel } from '../gpu/kernels.js';
 import { Tensor, fmt, type Shape } from '../tensor.js';
 import { record, exactGradients } from '../autograd.js';
@@ -39,12 +40,24 @@ function checkF32(op: string, named: Record<string, Tensor | null | undefined>):
   }
 }
 
+/** The tile shape for a problem of this many multiply-adds, checked against the kernel's limits. */
+function tilesFor(work: number): MatmulTiles {
+  const tune = gpu().tuning;
+  const t = work >= tune.matmulLargeWork ? tune.matmul : tune.matmulSmall;
+  const max = t.SHARED ? 8 : 32;
+  const ok = (v: number) => Number.isInteger(v) && v >= 4 && v <= max && v % 4 === 0;
+  if (!ok(t.TM) || !ok(t.TN) || !(t.WG_X >= 1 && t.WG_Y >= 1 && t.TK >= 1)) {
+    throw new Error(`matmul: tuning ${JSON.stringify(t)} is not a tile shape the kernel holds (TM, TN multiples of 4, at most ${max})`);
+  }
+  return t;
+}
+
 /** Records C = op(A) op(B) (+ bias) into `out` (every element of [batch, M, N] is written). */
 function gemm(a: Tensor, b: Tensor, bias: Tensor | null, out: Tensor, g: Gemm): void {
   const { batch, M, N, K, strideA, strideB, transA, transB } = g;
   if (batch === 0 || M === 0 || N === 0) return;
   const rt = gpu();
-  const t = rt.tuning.matmul;
+  const t = tilesFor(batch * M * N * K);
   const gx = Math.ceil(N / (t.WG_X * t.TN));
   const gy = Math.ceil(M / (t.WG_Y * t.TM));
   const max = rt.info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
@@ -56,7 +69,7 @@ function gemm(a: Tensor, b: Tensor, bias: Tensor | null, out: Tensor, g: Gemm): 
   const vecB = (transB ? K : N) % 4 === 0;
   rt.dispatch(
     matmulKernel,
-    { a: a.buffer, b: b.buffer, bias: (bias ?? a).buffer, c: out.buffer },
+    { a: a.buffer, a4: a.buffer, b: b.buffer, b4: b.buffer, bias: (bias ?? a).buffer, c: out.buffer },
     { M, N, K, strideA, strideB, strideC: M * N },
     [gx, gy, batch],
     {

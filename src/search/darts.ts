@@ -38,9 +38,9 @@ export interface DartsConfig {
 }
 
 /** DARTS (Liu et al. 2019) search hyper-parameters. */
-export const DARTS_SEARCH: Omit<DartsConfig, 'seed' | 'secondOrder'> & { C: number; layers: number } = {
+export const DARTS_SEARCH: Omit<DartsConfig, 'seed' | 'secondOrder'> & { C: number; layers: number; steps: number } = {
   epochs: 50, batchSize: 64, lr: 0.025, minLr: 0.001, momentum: 0.9, nesterov: false, weightDecay: 3e-4, gradClip: 5,
-  archLr: 3e-4, archBetas: [0.5, 0.999], archWeightDecay: 1e-3, logEvery: 20, C: 16, layers: 8,
+  archLr: 3e-4, archBetas: [0.5, 0.999], archWeightDecay: 1e-3, logEvery: 20, C: 16, layers: 8, steps: 4,
 };
 
 /** The BioNAS paper's supernet table: Nesterov SGD lr 0.1 -> 0, batch 256, 5 cells. */
@@ -71,9 +71,18 @@ function lossOf(model: Supernet, b: Batch): { loss: Tensor; logits: Tensor } {
   return { loss: crossEntropy(logits, b.y), logits };
 }
 
+/** Drops gradients left on tensors, so a backward starts from zero instead of accumulating. */
+function clearGrads(tensors: Tensor[]): void {
+  for (const t of tensors) {
+    if (t.grad && !t.grad.released) t.grad.release();
+    t.grad = null;
+  }
+}
+
 /** Gradients of the alphas at the current weights (weights frozen). */
 export function alphaGradients(model: Supernet, b: Batch): Tensor[] {
   const alphas = model.alphas;
+  clearGrads(alphas);
   return scope(() => {
     frozen(model.weightParameters(), () => {
       backward(lossOf(model, b).loss);
@@ -92,6 +101,7 @@ export function alphaGradients(model: Supernet, b: Batch): Tensor[] {
 export async function unrolledAlphaGradients(model: Supernet, train: Batch, valid: Batch, lr: number, wOpt: SGD): Promise<Tensor[]> {
   const weights = model.weightParameters();
   const alphas = model.alphas;
+  clearGrads([...weights, ...alphas]);
   const saved = weights.map((w) => keep(noGrad(() => copy(w))));
   // dL_train/dw at w (alphas frozen).
   scope(() => frozen(alphas, () => {

@@ -58,9 +58,9 @@ export interface EgConfig {
 }
 
 /** EG-NAS defaults (SPEC 4): population 50, 3 initial samples, step 0.1, 50 epochs, 15 warm-up. */
-export const EG_SEARCH: Omit<EgConfig, 'seed'> & { C: number; layers: number } = {
+export const EG_SEARCH: Omit<EgConfig, 'seed'> & { C: number; layers: number; steps: number } = {
   epochs: 50, warmupEpochs: 15, batchSize: 256, lr: 0.1, minLr: 0, momentum: 0.9, weightDecay: 3e-4, gradClip: 5,
-  population: 50, initialSamples: 3, meanStep: 0.1, generations: 2, diversityWeight: 0.4, minSigma: 0.02, logEvery: 20, C: 16, layers: 8,
+  population: 50, initialSamples: 3, meanStep: 0.1, generations: 2, diversityWeight: 0.4, minSigma: 0.02, logEvery: 20, C: 16, layers: 8, steps: 4,
 };
 
 export interface GenerationRecord {
@@ -205,7 +205,7 @@ export async function runEgSearch(model: Supernet, data: { train: BatchLoader; v
   const lossSum = keep(Tensor.empty([1]));
   const correct = keep(Tensor.empty([1]));
   let stepsThisRun = 0;
-  let derived: DerivedResult = derive(model.space, await readAlphas(model));
+  let derived: DerivedResult = derive(model.space, await readAlphas(model), model.steps);
   try {
     for (; epoch < totalEpochs; epoch++, evolved = false, nextBatch = 0) {
       const searching = epoch >= c.warmupEpochs;
@@ -307,7 +307,7 @@ export async function runEgSearch(model: Supernet, data: { train: BatchLoader; v
       bar.done();
       const [l, a] = await Promise.all([lossSum.data(), correct.data()]);
       const alphas = await readAlphas(model);
-      derived = derive(model.space, alphas);
+      derived = derive(model.space, alphas, model.steps);
       alphaHistory.push(snapshot(model, alphas, epoch + 1));
       const seconds = (performance.now() - started) / 1000 + evolveTime;
       const record: EgEpoch = {

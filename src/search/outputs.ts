@@ -36,12 +36,12 @@ export interface DerivedResult {
   nb201?: { arch: string; edges: { op: string; rule: string }[] };
 }
 
-export function derive(space: SearchSpace, alphas: Float32Array[]): DerivedResult {
+export function derive(space: SearchSpace, alphas: Float32Array[], steps = 4): DerivedResult {
   if (space.cell === 'nb201') {
     const edges = deriveNb201(alphas[0], space);
     return { nb201: { arch: nb201String(edges), edges } };
   }
-  return { genotype: deriveGenotype(alphas[0], alphas[1], space) };
+  return { genotype: deriveGenotype(alphas[0], alphas[1], space, steps) };
 }
 
 export function describeDerived(d: DerivedResult): string {

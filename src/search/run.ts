@@ -92,7 +92,7 @@ export async function runDartsSearch(model: Supernet, data: { train: BatchLoader
   const stats = newStats();
   let stepsThisRun = 0;
   let peakBytes = 0;
-  let derived: DerivedResult = derive(model.space, await readAlphas(model));
+  let derived: DerivedResult = derive(model.space, await readAlphas(model), model.steps);
   try {
     for (; epoch < c.epochs; epoch++, nextBatch = 0) {
       fillInPlace(stats.trainLoss, partial.trainLoss);
@@ -145,7 +145,7 @@ export async function runDartsSearch(model: Supernet, data: { train: BatchLoader
       bar.done();
       const s = await readStats(stats, seen, seen);
       const alphas = await readAlphas(model);
-      derived = derive(model.space, alphas);
+      derived = derive(model.space, alphas, model.steps);
       alphaHistory.push(snapshot(model, alphas, epoch + 1));
       const seconds = (performance.now() - started) / 1000;
       const record: SearchEpoch = {

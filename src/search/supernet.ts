@@ -123,6 +123,8 @@ export interface Supernet extends Module {
   readonly alphaNames: string[];
   /** Every parameter but the alphas. */
   weightParameters(): Tensor[];
+  /** Intermediate nodes per cell (DARTS: 4). */
+  readonly steps: number;
 }
 
 function initAlpha(edges: number, pairs: number, gen: Generator, name: string): Tensor {
@@ -140,11 +142,13 @@ export class DartsSupernet extends Module implements Supernet {
   readonly alphaNormal: Tensor;
   readonly alphaReduce: Tensor;
   readonly alphaNames = ['normal', 'reduce'];
+  readonly steps: number;
 
   constructor(readonly space: SearchSpace, readonly opts: SupernetOptions) {
     super();
     const { C, layers, numClasses, gen } = opts;
-    const steps = opts.steps ?? 4, multiplier = opts.multiplier ?? 4;
+    const steps = (this.steps = opts.steps ?? 4);
+    const multiplier = opts.multiplier ?? steps;
     const stemC = (opts.stemMultiplier ?? 3) * C;
     this.stem = new Conv2d(opts.inChannels ?? 3, stemC, 3, { padding: 1, gen });
     this.stemBn = new BatchNorm2d(stemC);
@@ -218,6 +222,7 @@ export class Nb201Supernet extends Module implements Supernet {
   readonly classifier: Linear;
   readonly alpha: Tensor;
   readonly alphaNames = ['cell'];
+  readonly steps = 3;
 
   constructor(readonly space: SearchSpace, opts: SupernetOptions) {
     super();

@@ -27,7 +27,9 @@ export function cellSvg(title: string, edges: GenotypeEdge[], concat: number[]):
     const color = RULE_COLORS[e.rule] ?? '#555';
     parts.push(`<path d="M${x1 + 28},${y1} Q${mx},${my} ${x2 - 28},${y2}" fill="none" stroke="${color}" stroke-width="1.6" marker-end="url(#arrow)"/>`);
     const label = e.rule === 'bp' ? e.op : `${e.op} (${e.rule})`;
-    parts.push(`<text x="${mx}" y="${my - 4}" text-anchor="middle" fill="${color}">${escapeXml(label)}</text>`);
+    // The label sits on the curve's midpoint, with a white halo so crossing edges stay readable.
+    const lx = (x1 + 28 + 2 * mx + x2 - 28) / 4, ly = (y1 + 2 * my + y2) / 4;
+    parts.push(`<text x="${lx}" y="${ly + 4}" text-anchor="middle" fill="${color}" stroke="white" stroke-width="3" paint-order="stroke">${escapeXml(label)}</text>`);
   });
   for (const s of concat) {
     const [x, y] = pos[s];

@@ -1,10 +1,12 @@
-// hebbian_norms: inverse L2 norms of the rows the Hebbian update correlates. For every output
-// position m = (n, oh, ow) of a conv of x [N, C, H, W] with kh x kw filters (NCHW, row-major):
-//   inv[m]     = 1 / max(|P_m|, eps), P_m = the input patch of m (C*kh*kw values, zero padding)
-//   inv[M + m] = 1 / max(|Y_m|, eps), Y_m = y[n, :, oh, ow] (the O output channels at m)
-// with M = N*OH*OW and eps = 1e-12 (as torch.nn.functional.normalize).
-// Bindings: params (uniform), x [N, C, H, W], y [N, O, OH, OW] (read), inv [2M] (written).
-// Tiling: 1-D, one thread per position m (it walks its C*kh*kw patch and O outputs).
+// hebbian_scale: the output of a conv scaled so that the Hebbian correlation becomes a conv
+// weight gradient. For every output position m = (n, oh, ow) of a conv of x [N, C, H, W] with
+// kh x kw filters (NCHW, row-major):
+//   out[n, o, oh, ow] = y[n, o, oh, ow] / max(|Y_m|, eps) / max(|P_m|, eps)    for o < O
+// where Y_m = y[n, :, oh, ow] (the O outputs at m), P_m = the input patch of m (C*kh*kw values,
+// zero padding) and eps = 1e-12 (as torch.nn.functional.normalize). Then
+//   sum_m (Y_m[o] / |Y_m|) (P_m[k] / |P_m|) = sum_m out[m, o] P_m[k] = conv2dBackwardWeight(x, out)[o, k].
+// Bindings: params (uniform), x [N, C, H, W], y [N, O, OH, OW] (read), out [N, O, OH, OW] (written).
+// Tiling: 1-D, one thread per position m (it walks its C*kh*kw patch and its O outputs).
 
 struct Params {
   M: u32, C: u32, H: u32, W: u32,
@@ -16,7 +18,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> y: array<f32>;
-@group(0) @binding(3) var<storage, read_write> inv: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 override WG: u32 = 64;
 const EPS: f32 = 1e-12;
@@ -59,6 +61,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let v = y[(n * params.O + o) * ohw + q];
     yn += v * v;
   }
-  inv[m] = 1.0 / max(sqrt(pn), EPS);
-  inv[params.M + m] = 1.0 / max(sqrt(yn), EPS);
+  let s = (1.0 / max(sqrt(yn), EPS)) * (1.0 / max(sqrt(pn), EPS));
+  for (var o = 0u; o < params.O; o++) {
+    let idx = (n * params.O + o) * ohw + q;
+    out[idx] = y[idx] * s;
+  }
 }

@@ -5,7 +5,8 @@ import { backward, withExactGradients } from '../src/autograd.js';
 import { Generator } from '../src/ops/random.js';
 import { sum } from '../src/ops/reduce.js';
 import { mul } from '../src/ops/elementwise.js';
-import { Conv2d, Linear } from '../src/nn/layers.js';
+import { Conv2d, Linear, setRule, ruleLayers } from '../src/nn/layers.js';
+import { Sequential } from '../src/nn/module.js';
 import { reshape } from '../src/nn/basic.js';
 import { RULE_NAMES, parseRule, tapOutput, clearOutputError, type RuleName } from '../src/nn/rules.js';
 import { convBackwardInputRef, convBackwardWeightRef, refOutputShape, type ConvRefParams } from './reference/conv.js';
@@ -211,6 +212,19 @@ describe('DFA', () => {
     x.requiresGrad = true;
     expect(() => scope(() => backward(sum(conv.forward(x))))).toThrow(/tapOutput/);
     conv.dispose();
+  });
+});
+
+describe('converting a model to one rule', () => {
+  it('setRule gives every conv and linear layer the rule, with fresh feedback state', () => {
+    const gen = new Generator(9);
+    const model = new Sequential(new Conv2d(3, 4, 3, { rule: 'fa', gen }), new Conv2d(4, 4, 3, { groups: 4, gen }), new Linear(4, 2, { rule: 'usf', gen }));
+    setRule(model, 'frsf', gen);
+    expect(ruleLayers(model).map((l) => l.rule.name)).toEqual(['frsf', 'frsf', 'frsf']);
+    expect(model.namedTensors().filter(([n]) => n.endsWith('rule.M0'))).toHaveLength(3);
+    setRule(model, 'dfa', gen, 2);
+    expect(ruleLayers(model).map((l) => l.rule.matrix!.shape)).toEqual([[2, 3, 3, 3], [2, 4, 3, 3], [2, 4]]);
+    model.dispose();
   });
 });
 

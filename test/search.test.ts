@@ -96,7 +96,7 @@ describe('the architecture gradient', () => {
     const train = batchOf(Tensor.fromData(xt, [N, D]), Tensor.fromData(yt, [N], 'i32'));
     const valid = batchOf(Tensor.fromData(xv, [N, D]), Tensor.fromData(yv, [N], 'i32'));
     // A large lr makes the Hessian term big enough that leaving it out would fail the test.
-    const lr = 2, momentum = 0.9, wd = 0.01;
+    const lr = 5, momentum = 0.9, wd = 0.01;
     const opt = new SGD(toy.weightParameters(), { lr, momentum, weightDecay: wd });
     // One ordinary weight step first, so the momentum buffer is not empty.
     scope(() => backward(crossEntropy(toy.forward(train.x), train.y)));
@@ -149,9 +149,9 @@ describe('the architecture gradient', () => {
     const want = dA.map((v, i) => v - (lr * (gPlus[i] - gMinus[i])) / (2 * R));
     const err = Math.max(...want.map((v, i) => Math.abs(v - gotAlpha[i])));
     console.log(`second-order alpha gradient: got ${Array.from(gotAlpha).map((v) => v.toExponential(4))}, want ${Array.from(want).map((v) => v.toExponential(4))}`);
-    expect(err).toBeLessThan(2e-3 * Math.max(...want.map(Math.abs)) + 1e-6);
+    expect(err).toBeLessThan(1e-3 * Math.max(...want.map(Math.abs)) + 1e-6);
     // The implicit term matters in this case (otherwise the test would not see it).
-    expect(Math.max(...dA.map((v, i) => Math.abs(v - want[i])))).toBeGreaterThan(1e-2 * Math.max(...want.map(Math.abs)));
+    expect(Math.max(...dA.map((v, i) => Math.abs(v - want[i])))).toBeGreaterThan(5e-3 * Math.max(...want.map(Math.abs)));
     toy.dispose();
     opt.dispose();
   });

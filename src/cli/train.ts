@@ -9,6 +9,7 @@ import { NetworkCIFAR } from '../models/network.js';
 import { Nb201Network, parseNb201 } from '../models/nb201.js';
 import { loadGenotype } from '../models/genotype.js';
 import { parseRule, RULE_NAMES } from '../nn/rules.js';
+import { ruleLayers } from '../nn/layers.js';
 import { train, evaluate, DEFAULT_TRAIN, type TrainConfig, type TrainableModel } from '../train/trainer.js';
 import { parseFlags, helpText, UsageError, type FlagTable, type FlagValues } from './flags.js';
 import { DATA_FLAGS, loadData, holdOut, defaultRunDir } from './common.js';
@@ -158,7 +159,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     valid: validPart ? new BatchLoader(validPart, { batchSize: 256 }) : null,
   };
   const result = await train(model, loaders, config, {
-    runDir, resume: !!f.resume, gen, logAlignment: !!f.alignment && description.rule !== 'bp',
+    runDir, resume: !!f.resume, gen, logAlignment: !!f.alignment && ruleLayers(model).some((l) => l.rule.name !== 'bp' && l.rule.name !== 'dfa'),
     describe: description as unknown as Record<string, unknown>,
   });
   if (result.stopped) return;

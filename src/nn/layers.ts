@@ -149,3 +149,18 @@ export class Linear extends Module {
 export function ruleLayers(model: Module): (Conv2d | Linear)[] {
   return model.modules().filter((m): m is Conv2d | Linear => m instanceof Conv2d || m instanceof Linear);
 }
+
+/**
+ * Gives every conv and linear layer of `model` the rule `name` (single-rule baselines from any
+ * architecture). Feedback matrices are drawn afresh from `gen`; DFA needs `numClasses`.
+ */
+export function setRule(model: Module, name: RuleName | string, gen: Generator = defaultGen(), numClasses?: number): void {
+  const rule = parseRule(name);
+  for (const layer of ruleLayers(model)) {
+    const dfaShape = layer instanceof Conv2d
+      ? [numClasses ?? 0, layer.inChannels, layer.weight.shape[2], layer.weight.shape[3]]
+      : [numClasses ?? 0, layer.inFeatures];
+    layer.rule.dispose();
+    (layer as { rule: LearningRule }).rule = new LearningRule(rule, layer.weight.shape, gen, { numClasses, dfaShape: numClasses ? dfaShape : undefined });
+  }
+}

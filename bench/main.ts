@@ -33,13 +33,14 @@ const MAX_REPS = 200;
 
 interface Args {
   filter: string | null;
+  skip: string | null;
   reps: number | null;
   tfjs: boolean;
   write: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { filter: null, reps: null, tfjs: true, write: true };
+  const args: Args = { filter: null, skip: null, reps: null, tfjs: true, write: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -48,6 +49,7 @@ function parseArgs(argv: string[]): Args {
       return v;
     };
     if (a === '--filter') args.filter = value();
+    else if (a === '--skip') args.skip = value();
     else if (a === '--reps') {
       const n = Number(value());
       if (!Number.isInteger(n) || n < 1) throw new Error(`bench: --reps takes a positive integer, got ${argv[i]}`);
@@ -55,7 +57,7 @@ function parseArgs(argv: string[]): Args {
     } else if (a === '--no-tfjs') args.tfjs = false;
     else if (a === '--no-write') args.write = false;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node dist/bench.mjs [--filter <substring>] [--reps N] [--no-tfjs] [--no-write]');
+      console.log('usage: node dist/bench.mjs [--filter <substring>] [--skip <substring>] [--reps N] [--no-tfjs] [--no-write]');
       process.exit(0);
     } else throw new Error(`bench: unknown argument ${a} (try --help)`);
   }
@@ -131,6 +133,7 @@ interface Row {
   tfMs: number | null;
   tfGflops: number | null;
   error?: string;
+  tfError?: string;
 }
 
 const f = (x: number | null, digits = 2) => (x === null || !Number.isFinite(x) ? '-' : x >= 100 ? x.toFixed(0) : x.toFixed(digits));
@@ -140,7 +143,7 @@ function table(rows: Row[]): string {
   const head = ['case', 'ms/run', 'GFLOP/s', 'GB/s', ...(withItems ? ['items/s'] : []), 'tfjs ms/run', 'tfjs GFLOP/s', 'bionas/tfjs (speed)'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map((h, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`];
   for (const r of rows) {
-    const ratio = r.ms !== null && r.tfMs !== null ? `${(r.tfMs / r.ms).toFixed(2)}x` : '-';
+    const ratio = r.ms !== null && r.tfMs !== null ? `${(r.tfMs / r.ms).toFixed(2)}x` : r.tfError ? `tfjs failed: ${r.tfError}` : '-';
     const items = withItems ? [f(r.items, 1)] : [];
     const cells = r.error
       ? [r.name, `error: ${r.error}`, ...head.slice(2).map(() => '')]
@@ -159,7 +162,8 @@ async function main(): Promise<void> {
     const mod = await load();
     all.push(...(mod.cases ?? mod.default ?? []));
   }
-  const cases = all.filter((c) => !args.filter || c.name.includes(args.filter) || c.family.includes(args.filter));
+  const matches = (c: BenchCase, s: string) => c.name.includes(s) || c.family.includes(s);
+  const cases = all.filter((c) => (!args.filter || matches(c, args.filter)) && (!args.skip || !matches(c, args.skip)));
   if (!cases.length) throw new Error(`bench: no case matches --filter ${args.filter}`);
   const tfjs = args.tfjs && cases.some((c) => c.tfjs) ? await initTfjs() : { tf: null, note: 'tfjs not run' };
   const adapter = `${info.description || info.vendor} (${info.backend}, ${info.featureLevel})`;
@@ -186,14 +190,18 @@ async function main(): Promise<void> {
         await gpu().sync();
       }
       if (tfjs.tf && c.tfjs) {
-        const tf = tfjs.tf;
-        const tr = c.tfjs(tf);
+        // A failure of the tfjs half keeps the bionas figure and is reported beside it.
         try {
-          const t = await time(tr, async (last: any) => void (await last?.data?.()), args.reps);
-          row.tfMs = t.ms;
-          row.tfGflops = c.flops ? c.flops / (t.ms * 1e6) : null;
-        } finally {
-          tr.dispose();
+          const tr = c.tfjs(tfjs.tf);
+          try {
+            const t = await time(tr, async (last: any) => void (await last?.data?.()), args.reps);
+            row.tfMs = t.ms;
+            row.tfGflops = c.flops ? c.flops / (t.ms * 1e6) : null;
+          } finally {
+            tr.dispose();
+          }
+        } catch (e) {
+          row.tfError = (e as Error).message.split('\n')[0];
         }
       }
     } catch (e) {
@@ -205,7 +213,8 @@ async function main(): Promise<void> {
       ? `${c.name}: error: ${row.error}`
       : `${c.name}: ${f(row.ms, 3)} ms, ${f(row.gflops)} GFLOP/s, ${f(row.gbs)} GB/s` +
         (row.items !== null ? `, ${f(row.items, 1)} items/s` : '') +
-        (row.tfMs !== null ? ` | tfjs ${f(row.tfMs, 3)} ms, ${f(row.tfGflops)} GFLOP/s${ratio}` : ''));
+        (row.tfMs !== null ? ` | tfjs ${f(row.tfMs, 3)} ms, ${f(row.tfGflops)} GFLOP/s${ratio}` : '') +
+        (row.tfError ? ` | tfjs failed: ${row.tfError}` : ''));
     if (profile) console.log(profile);
   }
 

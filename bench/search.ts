@@ -46,29 +46,43 @@ function bionasMixedOp(): Runnable {
   };
 }
 
-/** The same MixedOp in tfjs (NHWC): BN without affine from batch moments, as in search. */
+/**
+ * The same MixedOp in tfjs (NHWC). tfjs-backend-webgpu has no gradient for avgPool, moments or
+ * dilated depthwise convs, so: BN from two means; the 3x3 average pool (padding not counted) as
+ * a depthwise conv with ones divided by the valid-pixel count; a dilated k x k depthwise conv as
+ * an undilated (2k-1) x (2k-1) one whose filter has zeros between the taps (more work for tfjs).
+ */
 function tfjsMixedOp(tf: any): Runnable {
   const x = tf.randomNormal([N, H, H, C]);
   const g = tf.randomNormal([N, H, H, C]);
   const alpha = tf.randomNormal([8], 0, 1e-3);
   const dw = (k: number) => tf.randomNormal([k, k, C, 1], 0, 0.1);
-  const pw = () => tf.randomNormal([1, 1, C, C], 0, 0.1);
-  const weights = [dw(3), pw(), dw(3), pw(), dw(5), pw(), dw(5), pw(), dw(3), pw(), dw(5), pw()];
-  const bn = (y: any) => {
-    const { mean, variance } = tf.moments(y, [0, 1, 2]);
-    return tf.div(tf.sub(y, mean), tf.sqrt(tf.add(variance, 1e-5)));
+  const dilated = (k: number) => {
+    const span = 2 * k - 1;
+    const mask = new Float32Array(span * span * C);
+    for (let i = 0; i < span; i += 2) for (let j = 0; j < span; j += 2) for (let c = 0; c < C; c++) mask[(i * span + j) * C + c] = 1;
+    return tf.mul(tf.randomNormal([span, span, C, 1], 0, 0.1), tf.tensor4d(mask, [span, span, C, 1]));
   };
-  const dil = (y: any, d: any, p: any, rate: number) => bn(tf.conv2d(tf.depthwiseConv2d(tf.relu(y), d, 1, 'same', 'NHWC', rate), p, 1, 'same'));
+  const pw = () => tf.randomNormal([1, 1, C, C], 0, 0.1);
+  const weights = [dw(3), pw(), dw(3), pw(), dw(5), pw(), dw(5), pw(), dilated(3), pw(), dilated(5), pw()];
+  const ones = tf.ones([3, 3, C, 1]);
+  const count = tf.depthwiseConv2d(tf.ones([1, H, H, C]), ones, 1, 'same');
+  const bn = (y: any) => {
+    const m = tf.mean(y, [0, 1, 2], true);
+    const d = tf.sub(y, m);
+    return tf.div(d, tf.sqrt(tf.add(tf.mean(tf.mul(d, d), [0, 1, 2], true), 1e-5)));
+  };
+  const sep = (y: any, d: any, p: any) => bn(tf.conv2d(tf.depthwiseConv2d(tf.relu(y), d, 1, 'same'), p, 1, 'same'));
   const f = (xi: any, a: any, ...w: any[]) => {
     const s = tf.softmax(a);
     const outs = [
       bn(tf.maxPool(xi, 3, 1, 'same')),
-      bn(tf.avgPool(xi, 3, 1, 'same')),
+      bn(tf.div(tf.depthwiseConv2d(xi, ones, 1, 'same'), count)),
       xi,
-      dil(dil(xi, w[0], w[1], 1), w[2], w[3], 1),
-      dil(dil(xi, w[4], w[5], 1), w[6], w[7], 1),
-      dil(xi, w[8], w[9], 2),
-      dil(xi, w[10], w[11], 2),
+      sep(sep(xi, w[0], w[1]), w[2], w[3]),
+      sep(sep(xi, w[4], w[5]), w[6], w[7]),
+      sep(xi, w[8], w[9]),
+      sep(xi, w[10], w[11]),
     ];
     // Pair 0 is 'none': its output is zero.
     const mixed = outs.reduce((acc: any, o: any, i: number) => tf.add(acc, tf.mul(o, tf.slice(s, [i + 1], [1]))), tf.zerosLike(xi));
@@ -82,7 +96,7 @@ function tfjsMixedOp(tf: any): Runnable {
       out.forEach((t: any) => t !== last && t.dispose());
       return last;
     },
-    dispose: () => [x, g, alpha, ...weights].forEach((t: any) => t.dispose()),
+    dispose: () => [x, g, alpha, ones, count, ...weights].forEach((t: any) => t.dispose()),
   };
 }
 

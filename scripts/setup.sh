@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ ! -d node_modules/webgpu ] || [ ! -d node_modules/vitest ]; then
-  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+  # npm ci reproduces the lock file exactly; fall back to npm install if the lock cannot be used.
+  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund || npm install --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 fi
 
 MESA_PKGS="libegl1 libegl-mesa0 libgl1-mesa-dri"

@@ -100,9 +100,9 @@ function tfjsMixedOp(tf: any): Runnable {
   };
 }
 
-function searchIteration(preset: { C: number; layers: number; batch: number; size: number }, second = false): Runnable {
+function searchIteration(preset: { C: number; layers: number; steps: number; batch: number; size: number }, second = false): Runnable {
   const gen = new Generator(5);
-  const model = new DartsSupernet(SPACE_PRESETS.bionas, { C: preset.C, layers: preset.layers, numClasses: 10, gen });
+  const model = new DartsSupernet(SPACE_PRESETS.bionas, { C: preset.C, layers: preset.layers, steps: preset.steps, numClasses: 10, gen });
   const config: DartsConfig = { ...DARTS_SEARCH, batchSize: preset.batch, seed: 0, secondOrder: second };
   const { wOpt, aOpt } = makeOptimizers(model, config);
   const stats = newStats();
@@ -141,8 +141,9 @@ function egScoring(population: number): Runnable {
   };
 }
 
-const TINY = { C: 4, layers: 3, batch: 32, size: 32 };
-const DEFAULT = { C: 16, layers: 8, batch: 64, size: 32 };
+// The CLI's tiny preset (3 cells of 2 nodes, 16x16) and DARTS' search supernet.
+const TINY = { C: 4, layers: 3, steps: 2, batch: 16, size: 16 };
+const DEFAULT = { C: 16, layers: 8, steps: 4, batch: 64, size: 32 };
 
 export const cases: BenchCase[] = [
   {
@@ -151,7 +152,7 @@ export const cases: BenchCase[] = [
     bionas: bionasMixedOp, tfjs: tfjsMixedOp,
   },
   {
-    name: `search iteration, bionas space, tiny supernet (C=${TINY.C}, ${TINY.layers} cells, batch ${TINY.batch})`,
+    name: `search iteration, bionas space, tiny supernet (C=${TINY.C}, ${TINY.layers} cells of ${TINY.steps} nodes, batch ${TINY.batch}, ${TINY.size}x${TINY.size})`,
     family: 'search', flops: 0, bytes: 0, items: 2 * TINY.batch, profile: true,
     bionas: () => searchIteration(TINY),
   },

@@ -28,6 +28,7 @@ describe('bionas command line', () => {
     const noData = run(['train', '--dataset', 'cifar10']);
     expect(noData.out).toMatch(/--dataset cifar10 needs --data DIR/);
     expect(run(['search', '--help']).out).toContain('--second-order');
+    expect(help.out).toContain('--alignment, --no-alignment');
   });
 
   it('a training run killed with SIGTERM and resumed ends where an uninterrupted run ends', async () => {

@@ -21,7 +21,7 @@ export class UsageError extends Error {
 
 export function helpText(command: string, summary: string, table: FlagTable): string {
   const lines = Object.entries(table).map(([name, s]) => {
-    const arg = s.type === 'bool' ? '' : ` <${s.choices ? s.choices.join('|') : s.type}>`;
+    const arg = s.type === 'bool' ? (s.default === true ? `, --no-${name}` : '') : ` <${s.choices ? s.choices.join('|') : s.type}>`;
     const def = s.default === undefined ? '' : ` (default: ${Array.isArray(s.default) ? s.default.join(',') : s.default})`;
     return `  --${name}${arg}\n      ${s.help}${def}`;
   });
@@ -36,6 +36,11 @@ export function parseFlags(argv: string[], table: FlagTable, command: string): F
     const arg = argv[i];
     if (!arg.startsWith('--')) throw new UsageError(`bionas ${command}: unexpected argument '${arg}' (flags start with --; see --help)`);
     let [name, value] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    // --no-<flag> turns a boolean flag off.
+    if (!table[name] && name.startsWith('no-') && table[name.slice(3)]?.type === 'bool' && value === undefined) {
+      out[name.slice(3)] = false;
+      continue;
+    }
     const spec = table[name];
     if (!spec) {
       const close = Object.keys(table).filter((k) => k.startsWith(name.slice(0, 3)));

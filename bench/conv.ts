@@ -3,47 +3,12 @@
 // tfjs runs the same computation on NHWC tensors (its native layout), with filters laid out
 // [kh, kw, in, out] (depthwise: [kh, kw, C, 1]); the layout is noted in each case name.
 
-import type { BenchCase, Runnable } from './harness.js';
-import { Tensor, scope } from '../src/tensor.js';
+import { randomArray as random, bionasRun, tfjsRun, type BenchCase, type Runnable } from './harness.js';
+import { Tensor } from '../src/tensor.js';
 import {
   conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, convOutputShape, type Conv2dParams,
 } from '../src/ops/conv.js';
 
-function random(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 32 - 0.5;
-  }
-  return a;
-}
-
-/** Tensors made here live until dispose(); each run's outputs are released at once. */
-function bionasRun(inputs: Tensor[], step: () => unknown): Runnable {
-  return {
-    run: () => scope(() => { step(); }),
-    dispose: () => inputs.forEach((t) => t.release()),
-  };
-}
-
-/** A tfjs run whose result is returned (main reads the last one back); earlier results are disposed. */
-function tfjsRun(inputs: { dispose(): void }[], step: () => { dispose(): void }): Runnable {
-  let last: { dispose(): void } | null = null;
-  return {
-    run: () => {
-      const out = step();
-      last?.dispose();
-      last = out;
-      return out;
-    },
-    dispose: () => {
-      last?.dispose();
-      last = null;
-      inputs.forEach((t) => t.dispose());
-    },
-  };
-}
 
 interface Geometry {
   N: number; C: number; H: number; W: number; O: number; k: number;

@@ -2,6 +2,8 @@
 // bench/main.ts times each in bionas and, where given, in tfjs-backend-webgpu on the same
 // adapter in the same run, and writes bench/RESULTS.md.
 
+import { scope } from '../src/tensor.js';
+
 export interface Runnable {
   /** Records one run of the computation (bionas: into the current command encoder). */
   run(): unknown;
@@ -28,4 +30,48 @@ export interface BenchCase {
   items?: number;
   /** Also print the per-kernel time split of one run (src/gpu/profiler.ts). */
   profile?: boolean;
+}
+
+/** Deterministic inputs (an LCG), the same on every run and machine: n values in [lo, hi). */
+export function randomArray(n: number, seed: number, lo = -0.5, hi = 0.5): Float32Array {
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = lo + (hi - lo) * (s / 2 ** 32);
+  }
+  return a;
+}
+
+interface Disposable {
+  dispose(): void;
+}
+
+/** A bionas run: inputs live until dispose(); what one run makes is released when it ends. */
+export function bionasRun(inputs: { release(): void }[], step: () => unknown): Runnable {
+  return {
+    run: () => scope(() => void step()),
+    dispose: () => inputs.forEach((t) => t.release()),
+  };
+}
+
+/**
+ * A tfjs run: step returns a tensor or several; the first is returned for main to read back,
+ * the previous run's are disposed. With `tf`, step runs inside tf.tidy.
+ */
+export function tfjsRun(inputs: Disposable[], step: () => Disposable | Disposable[], tf?: { tidy(f: () => unknown): unknown }): Runnable {
+  let last: Disposable[] = [];
+  return {
+    run: () => {
+      const out = (tf ? tf.tidy(step) : step()) as Disposable | Disposable[];
+      for (const t of last) t.dispose();
+      last = Array.isArray(out) ? out : [out];
+      return last[0];
+    },
+    dispose: () => {
+      for (const t of last) t.dispose();
+      last = [];
+      inputs.forEach((t) => t.dispose());
+    },
+  };
 }

@@ -1,45 +1,10 @@
 // Matmul and linear-layer benchmark cases: square products (compared with tf.matMul on the
 // same adapter) and the small linear shapes a DARTS-style search runs every step.
 
-import type { BenchCase, Runnable } from './harness.js';
-import { Tensor, scope } from '../src/tensor.js';
+import { randomArray as random, bionasRun, tfjsRun, type BenchCase, type Runnable } from './harness.js';
+import { Tensor } from '../src/tensor.js';
 import { matmul, linear, linearBackwardInput, linearBackwardWeight, linearBackwardBias } from '../src/ops/matmul.js';
 
-function random(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 32 - 0.5;
-  }
-  return a;
-}
-
-/** Tensors made here live until dispose(); each run's outputs are released at once. */
-function bionasRun(inputs: Tensor[], step: () => unknown): Runnable {
-  return {
-    run: () => scope(() => { step(); }),
-    dispose: () => inputs.forEach((t) => t.release()),
-  };
-}
-
-/** A tfjs run whose result is returned (main reads the last one back); earlier results are disposed. */
-function tfjsRun(tf: any, inputs: any[], step: () => any): Runnable {
-  let last: any = null;
-  return {
-    run: () => {
-      const out = step();
-      last?.dispose();
-      last = out;
-      return out;
-    },
-    dispose: () => {
-      last?.dispose();
-      last = null;
-      inputs.forEach((t) => t.dispose());
-    },
-  };
-}
 
 function matmulCase(M: number, K: number, N: number, transB = false, tfjs = true): BenchCase {
   const aShape = [M, K];
@@ -58,7 +23,7 @@ function matmulCase(M: number, K: number, N: number, transB = false, tfjs = true
       ? (tf: any) => {
           const a = tf.tensor(random(M * K, 1), aShape);
           const b = tf.tensor(random(K * N, 2), bShape);
-          return tfjsRun(tf, [a, b], () => tf.matMul(a, b, false, transB));
+          return tfjsRun([a, b], () => tf.matMul(a, b, false, transB));
         }
       : undefined,
   };
@@ -78,7 +43,7 @@ function batchedCase(batch: number, M: number, K: number, N: number): BenchCase 
     tfjs(tf: any) {
       const a = tf.tensor(random(batch * M * K, 1), [batch, M, K]);
       const b = tf.tensor(random(batch * K * N, 2), [batch, K, N]);
-      return tfjsRun(tf, [a, b], () => tf.matMul(a, b));
+      return tfjsRun([a, b], () => tf.matMul(a, b));
     },
   };
 }
@@ -100,7 +65,7 @@ function linearCase(rows: number, inF: number, outF: number): BenchCase {
       const x = tf.tensor(random(rows * inF, 1), [rows, inF]);
       const w = tf.tensor(random(outF * inF, 2), [outF, inF]);
       const b = tf.tensor(random(outF, 3), [outF]);
-      return tfjsRun(tf, [x, w, b], () => tf.fused.matMul({ a: x, b: w, transposeB: true, bias: b }));
+      return tfjsRun([x, w, b], () => tf.fused.matMul({ a: x, b: w, transposeB: true, bias: b }));
     },
   };
 }
@@ -124,7 +89,7 @@ function linearBackwardCase(rows: number, inF: number, outF: number): BenchCase 
       const g = tf.tensor(random(rows * outF, 3), [rows, outF]);
       // One result to read back: the three gradients concatenated would add a copy, so return
       // dx and dispose the others (tfjs executes them all in order before dx's readback).
-      return tfjsRun(tf, [x, w, g], () => {
+      return tfjsRun([x, w, g], () => {
         const dw = tf.matMul(g, x, true, false);
         const db = tf.sum(g, 0);
         const dx = tf.matMul(g, w);

@@ -1,48 +1,13 @@
 // DARTS plumbing benchmark cases: the MixedOp weighted sum (forward and backward: dxs and the
 // weight gradient) and a channel concat, the two ops every supernet edge and cell runs.
 
-import type { BenchCase, Runnable } from './harness.js';
-import { Tensor, scope } from '../src/tensor.js';
+import { randomArray as random, bionasRun, tfjsRun, type BenchCase, type Runnable } from './harness.js';
+import { Tensor } from '../src/tensor.js';
 import { weightedSumInto, weightedSumBackward } from '../src/ops/mixed.js';
 import { concatRaw } from '../src/ops/concat.js';
 
-function random(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 32 - 0.5;
-  }
-  return a;
-}
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-
-/** Tensors made here live until dispose(); each run's outputs are released at once. */
-function bionasRun(inputs: Tensor[], step: () => unknown): Runnable {
-  return {
-    run: () => scope(() => { step(); }),
-    dispose: () => inputs.forEach((t) => t.release()),
-  };
-}
-
-/** A tfjs run whose result is returned (main reads the last one back); earlier results are disposed. */
-function tfjsRun(tf: any, inputs: any[], step: () => any): Runnable {
-  let last: any = null;
-  return {
-    run: () => {
-      const out = tf.tidy(step);
-      last?.dispose();
-      last = out;
-      return out;
-    },
-    dispose: () => {
-      last?.dispose();
-      last = null;
-      inputs.forEach((t) => t.dispose());
-    },
-  };
-}
 
 function weightedSumCase(N: number, shape: number[]): BenchCase {
   const n = size(shape);
@@ -67,12 +32,12 @@ function weightedSumCase(N: number, shape: number[]): BenchCase {
       const xs = Array.from({ length: N }, (_, k) => tf.tensor(random(n, k + 1), shape));
       const w = tf.tensor(weights, [N]);
       const g = tf.tensor(random(n, 99), shape);
-      return tfjsRun(tf, [...xs, w, g], () => {
+      return tfjsRun([...xs, w, g], () => {
         const ws = tf.unstack(w);
         tf.addN(xs.map((x: any, k: number) => tf.mul(x, ws[k])));
         xs.forEach((_: any, k: number) => tf.mul(g, ws[k]));
         return tf.stack(xs.map((x: any) => tf.sum(tf.mul(g, x))));
-      });
+      }, tf);
     },
   };
 }
@@ -90,7 +55,7 @@ function concatCase(N: number, shape: number[]): BenchCase {
     },
     tfjs(tf: any) {
       const xs = Array.from({ length: N }, (_, k) => tf.tensor(random(n, k + 1), shape));
-      return tfjsRun(tf, xs, () => tf.concat(xs, 1));
+      return tfjsRun(xs, () => tf.concat(xs, 1), tf);
     },
   };
 }

@@ -4,49 +4,16 @@
 // with public ops and kernels (tf.grad would need tfjs-core's gradient registry, which its
 // Node build does not load): the same arithmetic tfjs's own gradients run.
 
-import type { BenchCase, Runnable } from './harness.js';
-import { Tensor, scope } from '../src/tensor.js';
+import { randomArray, bionasRun, tfjsRun, type BenchCase, type Runnable } from './harness.js';
+import { Tensor } from '../src/tensor.js';
 import { maxPool2dForward, avgPool2dForward, maxPool2dBackward } from '../src/ops/pool.js';
 import { batchNorm2dForward, batchNorm2dBackward } from '../src/ops/batchnorm.js';
 import { crossEntropyForward, crossEntropyBackward } from '../src/ops/loss.js';
 import { fillInPlace } from '../src/ops/fill.js';
 
 
-function random(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = lo + (hi - lo) * (s / 2 ** 32);
-  }
-  return a;
-}
 
-/** Inputs live until dispose(); what one run makes is released when it ends. */
-function bionasRun(inputs: Tensor[], step: () => unknown): Runnable {
-  return {
-    run: () => scope(() => { step(); }),
-    dispose: () => inputs.forEach((t) => t.release()),
-  };
-}
-
-/** step returns the tensors of one run (the first is returned for main to read back). */
-function tfjsRun(tf: any, inputs: any[], step: () => any[]): Runnable {
-  let last: any[] = [];
-  return {
-    run: () => {
-      const outs = tf.tidy(step);
-      for (const t of last) t.dispose();
-      last = outs;
-      return outs[0];
-    },
-    dispose: () => {
-      for (const t of last) t.dispose();
-      last = [];
-      inputs.forEach((t) => t.dispose());
-    },
-  };
-}
+const random = (n: number, seed: number, lo = -1, hi = 1) => randomArray(n, seed, lo, hi);
 
 const N = 64, C = 16, H = 32, W = 32;
 const SIZE = N * C * H * W;
@@ -64,7 +31,7 @@ function poolCase(kind: 'max' | 'avg'): BenchCase {
     },
     tfjs(tf: any) {
       const x = tf.tensor4d(random(SIZE, 1), [N, H, W, C]);
-      return tfjsRun(tf, [x], () => [kind === 'max' ? tf.maxPool(x, 3, 1, 1) : tf.avgPool(x, 3, 1, 1)]);
+      return tfjsRun([x], () => [kind === 'max' ? tf.maxPool(x, 3, 1, 1) : tf.avgPool(x, 3, 1, 1)], tf);
     },
   };
 }
@@ -87,10 +54,10 @@ function maxPoolTrainCase(): BenchCase {
     tfjs(tf: any) {
       const x = tf.tensor4d(random(SIZE, 1), [N, H, W, C]);
       const g = tf.tensor4d(random(SIZE, 2), [N, H, W, C]);
-      return tfjsRun(tf, [x, g], () => {
+      return tfjsRun([x, g], () => {
         const y = tf.maxPool(x, 3, 1, 1);
         return [tf.engine().runKernel('MaxPoolGrad', { dy: g, input: x, output: y }, { filterSize: 3, strides: 1, pad: 1 })];
-      });
+      }, tf);
     },
   };
 }
@@ -121,7 +88,7 @@ function batchNormCase(): BenchCase {
       const gamma = tf.ones([C]);
       const beta = tf.zeros([C]);
       const M = N * H * W;
-      return tfjsRun(tf, [x, g, gamma, beta], () => {
+      return tfjsRun([x, g, gamma, beta], () => {
         const { mean, variance } = tf.moments(x, [0, 1, 2]);
         const y = tf.batchNorm(x, mean, variance, beta, gamma, 1e-5);
         const invstd = tf.rsqrt(tf.add(variance, 1e-5));
@@ -131,7 +98,7 @@ function batchNormCase(): BenchCase {
         const k = tf.div(tf.mul(invstd, gamma), M);
         const dx = tf.mul(k, tf.sub(tf.sub(tf.mul(g, M), dbeta), tf.mul(xhat, dgamma)));
         return [dx, y, dgamma, dbeta];
-      });
+      }, tf);
     },
   };
 }
@@ -156,12 +123,12 @@ function crossEntropyCase(B = 256, K = 10): BenchCase {
       const onehot = tf.tidy(() => tf.oneHot(tf.tensor1d(Int32Array.from({ length: B }, (_, i) => (i * 7) % K), 'int32'), K));
       const eps = 0.1;
       const target = tf.add(tf.mul(onehot, 1 - eps), eps / K);
-      return tfjsRun(tf, [x, onehot, target], () => {
+      return tfjsRun([x, onehot, target], () => {
         // Written out: tf.losses.softmaxCrossEntropy fails in the bundled tfjs-core ('cast' of null).
         const loss = tf.div(tf.neg(tf.sum(tf.mul(target, tf.logSoftmax(x)))), B);
         const grad = tf.div(tf.sub(tf.softmax(x), target), B);
         return [grad, loss];
-      });
+      }, tf);
     },
   };
 }

@@ -6,7 +6,12 @@ cd "$(dirname "$0")/.."
 
 if [ ! -d node_modules/webgpu ] || [ ! -d node_modules/vitest ]; then
   # npm ci reproduces the lock file exactly; fall back to npm install if the lock cannot be used.
-  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund || npm install --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+  if [ -f package-lock.json ] && npm ci --no-audit --no-fund >/tmp/bionas-npm-ci.log 2>&1; then
+    echo "bionas setup: npm packages installed from package-lock.json"
+  else
+    [ -f package-lock.json ] && echo "bionas setup: npm ci could not use the lock file (see /tmp/bionas-npm-ci.log); running npm install"
+    npm install --no-audit --no-fund
+  fi
 fi
 
 MESA_PKGS="libegl1 libegl-mesa0 libgl1-mesa-dri"

@@ -11,6 +11,7 @@ import { runDartsSearch } from '../search/run.js';
 import { describeDerived, type DerivedResult } from '../search/outputs.js';
 import { runEgSearch, EG_SEARCH, type EgConfig } from '../search/eg.js';
 import { parseFlags, helpText, type FlagTable, type FlagValues } from './flags.js';
+import { writeTextAtomic } from '../nn/state.js';
 import { DATA_FLAGS, loadData, defaultRunDir } from './common.js';
 import { fmtTime } from '../train/progress.js';
 
@@ -91,7 +92,7 @@ export async function searchCommand(argv: string[]): Promise<void> {
   console.log(`genotype: ${describeDerived(result.derived)}`);
   console.log(`written: ${runDir}/genotype.json, normal.svg, reduce.svg, alphas_*.svg, alphas.jsonl`);
   const fs = await import('node:fs');
-  fs.writeFileSync(`${runDir}/summary.json`, JSON.stringify({ config, describe, seconds: result.seconds, peakBytes: result.peakBytes, history: result.history, result: result.derived }, null, 1));
+  writeTextAtomic(fs, `${runDir}/summary.json`, JSON.stringify({ config, describe, seconds: result.seconds, peakBytes: result.peakBytes, history: result.history, result: result.derived }, null, 1));
   await trainFound(f, runDir, result.derived, C, layers, config.batchSize);
 }
 
@@ -146,7 +147,7 @@ search done in ${fmtTime(result.seconds)} (evolution ${fmtTime(result.evolveSeco
   console.log(`genotype: ${describeDerived(result.derived)}`);
   console.log(`written: ${runDir}/genotype.json, normal.svg, reduce.svg, alphas_*.svg, evolution.svg, alphas.jsonl`);
   const fs = await import('node:fs');
-  fs.writeFileSync(`${runDir}/summary.json`, JSON.stringify({ method: 'eg', config, describe, seconds: result.seconds, evolveSeconds: result.evolveSeconds, candidates: result.candidates, history: result.history, generations: result.generations, result: result.derived }, null, 1));
+  writeTextAtomic(fs, `${runDir}/summary.json`, JSON.stringify({ method: 'eg', config, describe, seconds: result.seconds, evolveSeconds: result.evolveSeconds, candidates: result.candidates, history: result.history, generations: result.generations, result: result.derived }, null, 1));
   await trainFound(f, runDir, result.derived, C, layers, config.batchSize);
 }
 

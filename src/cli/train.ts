@@ -12,6 +12,7 @@ import { parseRule, RULE_NAMES } from '../nn/rules.js';
 import { ruleLayers } from '../nn/layers.js';
 import { train, evaluate, DEFAULT_TRAIN, type TrainConfig, type TrainableModel } from '../train/trainer.js';
 import { parseFlags, helpText, UsageError, type FlagTable, type FlagValues } from './flags.js';
+import { writeTextAtomic } from '../nn/state.js';
 import { DATA_FLAGS, loadData, holdOut, defaultRunDir } from './common.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { gradientVariance, type VarianceReport } from '../nn/probes.js';
@@ -174,6 +175,6 @@ export async function trainCommand(argv: string[]): Promise<void> {
     for (const r of variance.perTensor) console.log(`  ${r.name.padEnd(40)} ${r.variance.toExponential(3)}`);
   }
   const fs = await import('node:fs');
-  fs.writeFileSync(`${runDir}/summary.json`, JSON.stringify({ model: description, config, test: t, gradientVariance: variance, history: result.history.map(({ alignment, ...r }) => r) }, null, 1));
+  writeTextAtomic(fs, `${runDir}/summary.json`, JSON.stringify({ model: description, config, test: t, gradientVariance: variance, history: result.history.map(({ alignment, ...r }) => r) }, null, 1));
   model.dispose();
 }

@@ -103,6 +103,16 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
   await fs.rename(tmp, path);
 }
 
+/**
+ * The same for a small text file (SVGs, JSON summaries), synchronously: a temporary file beside
+ * it, then a rename. `fs` is node:fs, passed in so browser bundles never import it.
+ */
+export function writeTextAtomic(fs: typeof import('node:fs'), path: string, text: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, path);
+}
+
 export async function saveTensors(path: string, tensors: [string, Tensor][], meta: Record<string, unknown> = {}): Promise<void> {
   await writeFileAtomic(path, await encodeState(tensors, meta));
 }

@@ -26,7 +26,7 @@ import { clearOutputError } from '../nn/rules.js';
 import { splitmix32 } from '../data/dataset.js';
 import type { Batch, BatchLoader } from '../data/loader.js';
 import type { Generator } from '../ops/random.js';
-import { saveTensors, readState, loadInto } from '../nn/state.js';
+import { saveTensors, readState, loadInto, writeTextAtomic } from '../nn/state.js';
 import { optimizerTensors, restoreOptimizer } from '../train/checkpoint.js';
 import { Progress, fmtTime } from '../train/progress.js';
 import { lineChart } from '../viz/chart.js';
@@ -351,6 +351,5 @@ function writeEvolutionSvg(file: string, gens: GenerationRecord[], fs: typeof im
     { name: 'sigma', points: gens.map((g, i) => [x(i), g.sigma]) },
   ], { title: 'Population diversity (mean distance to centroid) and step size', xLabel: 'generation', yLabel: '', height: 300 });
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="600">\n<g>${fitness}</g>\n<g transform="translate(0 300)">${diversity}</g>\n</svg>`;
-  fs.writeFileSync(`${file}.tmp-${process.pid}`, svg);
-  fs.renameSync(`${file}.tmp-${process.pid}`, file);
+  writeTextAtomic(fs, file, svg);
 }

@@ -8,6 +8,7 @@ import { cellSvg } from '../viz/cell.js';
 import { alphaHeatmapSvg } from '../viz/heatmap.js';
 import { nb201String, NB201_EDGES } from '../models/nb201.js';
 import type { Genotype } from '../models/genotype.js';
+import { writeTextAtomic } from '../nn/state.js';
 
 export interface AlphaSnapshot {
   epoch: number;
@@ -54,11 +55,7 @@ export function describeDerived(d: DerivedResult): string {
 export async function writeSearchOutputs(dir: string, space: SearchSpace, derived: DerivedResult, history: AlphaSnapshot[], extra: Record<string, unknown>): Promise<void> {
   const fs = await import('node:fs');
   const path = await import('node:path');
-  const put = (name: string, text: string) => {
-    const file = path.join(dir, name);
-    fs.writeFileSync(`${file}.tmp-${process.pid}`, text);
-    fs.renameSync(`${file}.tmp-${process.pid}`, file);
-  };
+  const put = (name: string, text: string) => writeTextAtomic(fs, path.join(dir, name), text);
   const body = derived.genotype
     ? { genotype: { name: `bionas-${space.name}`, ...derived.genotype }, space: space.name, ...extra }
     : { nb201: derived.nb201, space: space.name, ...extra };

@@ -21,7 +21,7 @@ import { clearOutputError } from '../nn/rules.js';
 import { alignmentReport, type LayerAlignment } from '../nn/alignment.js';
 import { BatchLoader } from '../data/loader.js';
 import { saveCheckpoint, loadCheckpoint, restoreOptimizer, type Optimizer } from './checkpoint.js';
-import { loadInto } from '../nn/state.js';
+import { loadInto, writeTextAtomic } from '../nn/state.js';
 import { Progress, fmtTime } from './progress.js';
 import { lineChart } from '../viz/chart.js';
 
@@ -287,7 +287,5 @@ export function writeCurves(file: string, history: EpochRecord[], fs: typeof imp
   ], { title: 'Accuracy', xLabel: 'epoch', yLabel: '%', height: 300 });
   // Two charts stacked in one file.
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="600">\n<g>${loss}</g>\n<g transform="translate(0 300)">${acc}</g>\n</svg>`;
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, svg);
-  fs.renameSync(tmp, file);
+  writeTextAtomic(fs, file, svg);
 }

@@ -119,5 +119,12 @@ export async function saveTensors(path: string, tensors: [string, Tensor][], met
 
 export async function readState(path: string): Promise<SavedState> {
   const fs = await import('node:fs/promises');
-  return decodeState(new Uint8Array(await fs.readFile(path)), path);
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await fs.readFile(path));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`${path}: cannot read the state file (${code === 'ENOENT' ? 'no such file' : code ?? (e as Error).message})`);
+  }
+  return decodeState(bytes, path);
 }

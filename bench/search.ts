@@ -124,15 +124,16 @@ function searchIteration(preset: { C: number; layers: number; steps: number; bat
   };
 }
 
-function egScoring(population: number): Runnable {
+/** A generation of the CLI's tiny EG preset: `population` candidates on one held-out batch. */
+function egScoring(population: number, perPass: number): Runnable {
   const gen = new Generator(6);
-  const model = new DartsSupernet(SPACE_PRESETS.bionas, { C: 4, layers: 3, numClasses: 10, gen });
-  const data = syntheticDataset({ count: 64, size: 32, seed: 2 });
-  const b = new BatchLoader(data, { batchSize: 64 }).epoch(0).next().value as Batch;
+  const model = new DartsSupernet(SPACE_PRESETS.bionas, { C: TINY.C, layers: TINY.layers, steps: TINY.steps, numClasses: 10, gen });
+  const data = syntheticDataset({ count: TINY.batch, size: TINY.size, seed: 2 });
+  const b = new BatchLoader(data, { batchSize: TINY.batch }).epoch(0).next().value as Batch;
   const n = model.alphas.reduce((a, t) => a + t.size, 0);
   const xs = Array.from({ length: population }, (_, i) => Float64Array.from({ length: n }, (_, j) => Math.sin(i * 7 + j) * 1e-2));
   return {
-    run: () => scoreCandidates(model, xs, b),
+    run: () => scoreCandidates(model, xs, b, perPass),
     dispose: () => {
       model.dispose();
       b.x.release();
@@ -161,9 +162,9 @@ export const cases: BenchCase[] = [
     family: 'search-default', flops: 0, bytes: 0, items: 2 * DEFAULT.batch, profile: true,
     bionas: () => searchIteration(DEFAULT),
   },
-  {
-    name: 'EG candidates scored (tiny supernet, held-out batch 64), population 16',
-    family: 'search', flops: 0, bytes: 0, items: 16,
-    bionas: () => egScoring(16),
-  },
+  ...[1, 8].map((perPass): BenchCase => ({
+    name: `EG candidates scored, tiny supernet (bionas space, batch ${TINY.batch}, ${TINY.size}x${TINY.size}), population 8, ${perPass} per pass`,
+    family: 'search', flops: 0, bytes: 0, items: 8,
+    bionas: () => egScoring(8, perPass),
+  })),
 ];

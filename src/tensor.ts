@@ -147,9 +147,17 @@ export class Tensor {
   }
 
   release(): void {
+    this.releaseData();
+    this.node = null;
+  }
+
+  /**
+   * Frees the buffer but keeps the tensor's place in the autograd graph, so gradients still
+   * flow through it: for an intermediate whose values no recorded backward reads.
+   */
+  releaseData(): void {
     const storage = this.buffer;
     this.storage = null;
-    this.node = null;
     storage.refs--;
     if (storage.refs === 0) gpu().pool.release(storage);
     for (const s of scopes) s.delete(this);

@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { useGpu, rng, freshSeed, randomArray, expectClose, finiteDifference } from './util.js';
 import { Tensor } from '../src/tensor.js';
-import { batchNorm2d, batchNorm2dForward, batchNorm2dBackward } from '../src/ops/batchnorm.js';
-import { backward } from '../src/autograd.js';
+import { batchNorm2d, batchNorm2dForward, batchNorm2dBackward, withBatchGroups } from '../src/ops/batchnorm.js';
+import { backward, noGrad } from '../src/autograd.js';
 import { batchNormRef, batchNormBackwardRef, type BnRefOpts } from './reference/batchnorm.js';
 import { chooseTuning, type Tuning } from '../src/gpu/tuning.js';
 
@@ -128,6 +128,52 @@ describe('batchNorm2d', () => {
     const ref = batchNormBackwardRef(g, x, shape, { weight: null, bias: null, runningMean: [0, 0, 0, 0, 0], runningVar: [1, 1, 1, 1, 1], training: true, momentum: 0.1, eps: 1e-5 });
     expectClose(await r.dx!.data(), ref.dx, 1e-4, 'dx');
     expectClose(await r.dbias!.data(), ref.dbias, 1e-4, 'dbias');
+  });
+});
+
+/** G batch groups: each slice of N / G images against the CPU reference run on that slice alone. */
+async function runGroupedCase(shape: number[], G: number, next: () => number): Promise<void> {
+  const [N, C, H, W] = shape;
+  const what = `${JSON.stringify(shape)} in ${G} groups`;
+  const x = inputs(shape, next);
+  const w = randomArray(C, next, 0.5, 1.5), b = randomArray(C, next);
+  const rm = randomArray(C, next, -0.5, 0.5), rv = randomArray(C, next, 0.5, 2);
+  const trm = Tensor.fromData(rm, [C]), trv = Tensor.fromData(rv, [C]);
+  const y = noGrad(() => withBatchGroups(G, () => batchNorm2d(Tensor.fromData(x, shape), {
+    weight: Tensor.fromData(w, [C]), bias: Tensor.fromData(b, [C]), runningMean: trm, runningVar: trv, training: true,
+  })));
+  const got = (await y.data()) as Float32Array;
+  const slice = (N / G) * C * H * W;
+  for (let g = 0; g < G; g++) {
+    const part = x.slice(g * slice, (g + 1) * slice);
+    const want = batchNormRef(part, [N / G, C, H, W], { weight: w, bias: b, runningMean: rm, runningVar: rv, training: true, momentum: 0.1, eps: 1e-5 });
+    expectClose(got.slice(g * slice, (g + 1) * slice), want.out, 1e-4, `group ${g} of ${what}`);
+  }
+  // A group's statistics are not the batch's: the running statistics stay as they were.
+  expect(Array.from(await trm.data())).toEqual(Array.from(rm));
+  expect(Array.from(await trv.data())).toEqual(Array.from(rv));
+  y.release();
+}
+
+describe('batchNorm2d in batch groups (candidates scored side by side)', () => {
+  it('normalises each group by its own statistics, with both tunings', async () => {
+    const next = rng(freshSeed('batchnorm groups'));
+    const cases: [number[], number][] = [[[6, 5, 7, 7], 3], [[10, 3, 5, 3], 5], [[4, 7, 1, 2], 2], [[6, 3, 17, 17], 2]];
+    for (const [shape, G] of cases) await runGroupedCase(shape, G, next);
+    await withTuning(gpuTuning, async () => {
+      for (const [shape, G] of cases) await runGroupedCase(shape, G, next);
+    });
+  });
+
+  it('rejects a batch that does not split, and gradients', () => {
+    const rm = Tensor.fromData(new Float32Array(3), [3]), rv = Tensor.fromData(new Float32Array(3).fill(1), [3]);
+    const x = Tensor.fromData(new Float32Array(5 * 3 * 4), [5, 3, 2, 2]);
+    expect(() => noGrad(() => withBatchGroups(2, () => batchNorm2d(x, { runningMean: rm, runningVar: rv, training: true }))))
+      .toThrow(/batchNorm2d: input \[5, 3, 2, 2\] does not split into 2 batch groups/);
+    const xg = Tensor.fromData(new Float32Array(4 * 3 * 4), [4, 3, 2, 2]);
+    xg.requiresGrad = true;
+    expect(() => withBatchGroups(2, () => batchNorm2d(xg, { runningMean: rm, runningVar: rv, training: true })))
+      .toThrow(/batchNorm2d: batch groups \(2\) are forward only/);
   });
 });
 

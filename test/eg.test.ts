@@ -6,7 +6,7 @@ import { useGpu, freshSeed } from './util.js';
 import { Generator } from '../src/ops/random.js';
 import { SPACE_PRESETS, parseSpace } from '../src/search/space.js';
 import { DartsSupernet, Nb201Supernet } from '../src/search/supernet.js';
-import { runEgSearch, scoreCandidates, EG_SEARCH, type EgConfig } from '../src/search/eg.js';
+import { runEgSearch, scoreCandidates, candidatesPerPass, EG_SEARCH, type EgConfig } from '../src/search/eg.js';
 import { syntheticDataset } from '../src/data/synthetic.js';
 import { BatchLoader } from '../src/data/loader.js';
 import { split } from '../src/data/dataset.js';
@@ -29,6 +29,34 @@ describe('BioNAS-EG', () => {
     expect(both.loss[1]).toBeCloseTo(onlyB.loss[0], 5);
     expect(both.loss[0]).toBeCloseTo(onlyA.loss[0], 5);
     expect(both.loss[0]).not.toBeCloseTo(both.loss[1], 3);
+    model.dispose();
+  });
+
+  it('candidates scored side by side in one pass score as they do alone (DARTS cells, none mid-space)', async () => {
+    const seed = freshSeed('eg batched scoring');
+    const gen = new Generator(seed);
+    const space = parseSpace([{ op: 'max_pool_3x3' }, { op: 'none' }, { op: 'skip_connect', rule: 'usf' }, { op: 'sep_conv_3x3', rule: 'fa' }, { op: 'dil_conv_3x3' }], 'batched space');
+    const model = new DartsSupernet(space, { C: 4, layers: 3, steps: 2, numClasses: 3, gen });
+    const data = syntheticDataset({ count: 6, classes: 3, size: 8, seed });
+    const batch = new BatchLoader(data, { batchSize: 6 }).epoch(0).next().value!;
+    const n = model.alphas.reduce((s, a) => s + a.size, 0);
+    const cands = Array.from({ length: 5 }, (_, k) => Float64Array.from({ length: n }, (_, i) => 2 * Math.sin(i * (k + 1) + seed)));
+    const alone = await Promise.all(cands.map((x) => scoreCandidates(model, [x], batch)));
+    for (const perPass of [5, 2]) {
+      const together = await scoreCandidates(model, cands, batch, perPass);
+      cands.forEach((_, k) => {
+        expect(together.loss[k], `candidate ${k}, ${perPass} per pass`).toBeCloseTo(alone[k].loss[0], 5);
+        expect(together.acc[k], `candidate ${k}, ${perPass} per pass`).toBe(alone[k].acc[0]);
+      });
+    }
+    expect(new Set(alone.map((r) => r.loss[0].toFixed(4))).size).toBe(5);
+    // The pass size: fixed, or what fits in the memory allowance and the largest buffer.
+    expect(candidatesPerPass({ candidatesPerPass: 3, scoreMemoryMiB: 1 }, 10, { bytes: 2 ** 30, largestBuffer: 1 }, 1)).toBe(3);
+    expect(candidatesPerPass({ candidatesPerPass: 0, scoreMemoryMiB: 100 }, 50, { bytes: 30 * 2 ** 20, largestBuffer: 1 }, 2 ** 30)).toBe(3);
+    expect(candidatesPerPass({ candidatesPerPass: 0, scoreMemoryMiB: 4096 }, 50, { bytes: 2 ** 20, largestBuffer: 2 ** 20 }, 2 ** 24)).toBe(16);
+    expect(candidatesPerPass({ candidatesPerPass: 0, scoreMemoryMiB: 1 }, 50, { bytes: 2 ** 30, largestBuffer: 1 }, 2 ** 30)).toBe(1);
+    expect(candidatesPerPass({ candidatesPerPass: 0, scoreMemoryMiB: 4096 }, 7, { bytes: 1, largestBuffer: 1 }, 2 ** 30)).toBe(7);
+    await expect(scoreCandidates(model, [new Float64Array(3)], batch)).rejects.toThrow(/candidate 0 has 3 values, the alphas have/);
     model.dispose();
   });
 

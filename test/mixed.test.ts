@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { useGpu, rng, freshSeed, randomArray, expectClose, finiteDifference } from './util.js';
 import { Tensor, scope } from '../src/tensor.js';
-import { backward } from '../src/autograd.js';
+import { backward, noGrad } from '../src/autograd.js';
 import { weightedSum, weightedSumBackward, dotProducts } from '../src/ops/mixed.js';
 import { concat, slice } from '../src/ops/concat.js';
 import { dropPath } from '../src/ops/droppath.js';
@@ -52,6 +52,22 @@ describe('weightedSum (MixedOp)', () => {
     });
   }
 
+  // Batch groups: G candidates scored side by side, group g (a slice of the batch) mixed by row g.
+  for (const [N, G, shape] of [[9, 3, [6, 5, 7, 7]], [22, 4, [8, 3, 5, 5]], [7, 5, [5, 2, 2, 2]], [3, 2, [2, 3]]] as [number, number, number[]][]) {
+    it(`${N} inputs of ${JSON.stringify(shape)} in ${G} batch groups: each group mixed by its own weights`, async () => {
+      const next = rng(freshSeed(`weightedSum groups ${N}x${G}`));
+      const n = size(shape), per = n / G;
+      const xsData = Array.from({ length: N }, () => randomArray(n, next));
+      const wData = randomArray(G * N, next, 0, 1);
+      const out = noGrad(() => weightedSum(xsData.map((d) => Tensor.fromData(d, shape)), Tensor.fromData(wData, [G, N])));
+      const got = (await out.data()) as Float32Array;
+      for (let g = 0; g < G; g++) {
+        const want = weightedSumRef(xsData.map((d) => d.subarray(g * per, (g + 1) * per)), wData.subarray(g * N, (g + 1) * N));
+        expectClose(got.subarray(g * per, (g + 1) * per), want, 1e-5, `group ${g}`);
+      }
+    });
+  }
+
   it('only the gradients asked for are computed; dotProducts of a long vector', async () => {
     const next = rng(freshSeed('weightedSum partial'));
     const n = 100_003;
@@ -83,6 +99,10 @@ describe('weightedSum (MixedOp)', () => {
     expect(() => weightedSum([a, b], Tensor.empty([2]))).toThrow(/weightedSum: input 1 has shape \[3, 5, 7, 6\] but input 0 has \[3, 5, 7, 7\]/);
     expect(() => weightedSum([a, a], Tensor.empty([3]))).toThrow(/weightedSum: weights \[3\] must be \[2\]/);
     expect(() => weightedSum([], Tensor.empty([0]))).toThrow(/weightedSum: needs at least one input/);
+    expect(() => noGrad(() => weightedSum([a, a], Tensor.empty([2, 2])))).toThrow(/weightedSum: inputs \[3, 5, 7, 7\] do not split into 2 batch groups/);
+    const w = Tensor.empty([3, 2]);
+    w.requiresGrad = true;
+    expect(() => weightedSum([a, a], w)).toThrow(/weightedSum: weights in batch groups \[3, 2\] are forward only/);
   });
 });
 

@@ -5,6 +5,9 @@
 //     TRAINING 1: p = -k * invstd^2 * sgd / M, q = -k * sg / M
 //                 (= invstd * w / M * (M * g - sum(g) - xhat * sum(g * xhat)));
 //     TRAINING 0: p = q = 0 (the statistics are constants).
+// FROM_OUTPUT 1 (affine = false, src/ops/batchnorm.ts): the partial sums were taken over the
+// output y = xhat with center 0, so sgd = sum(g * xhat) already: dweight = sgd, p = -k * sgd / M,
+// mean written as 0, and dx = k * g + p * y + q reads y instead of x.
 // S may be 0 (no parameter gradient in evaluation): the sums are then 0.
 // Writes coef [4, C]: mean, k, p, q. stats is batchnorm_stats' [4, C] (mean, invstd, ...).
 // Bindings: params (uniform), partial, stats, weight (read), dweight, dbias, coef (written).
@@ -22,6 +25,7 @@ struct Params { C: u32, M: u32, S: u32, hasWeight: u32, }
 
 override WG: u32 = 64;
 override TRAINING: u32 = 1;
+override FROM_OUTPUT: u32 = 0;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -35,8 +39,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     sg += partial[base + 2u * s];
     sgd += partial[base + 2u * s + 1u];
   }
-  let mean = stats[c];
+  var mean = stats[c];
   let invstd = stats[C + c];
+  // sum(g * xhat): from x it is sgd * invstd, from y = xhat it is sgd.
+  var sgx = sgd * invstd;
+  var pScale = invstd * invstd;
+  if (FROM_OUTPUT == 1u) {
+    mean = 0.0;
+    sgx = sgd;
+    pScale = 1.0;
+  }
   var w = 1.0;
   if (params.hasWeight == 1u) { w = weight[c]; }
   let k = invstd * w;
@@ -44,10 +56,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   var q = 0.0;
   if (TRAINING == 1u) {
     let m = f32(params.M);
-    p = -k * invstd * invstd * sgd / m;
+    p = -k * pScale * sgd / m;
     q = -k * sg / m;
   }
-  dweight[c] = sgd * invstd;
+  dweight[c] = sgx;
   dbias[c] = sg;
   coef[c] = mean;
   coef[C + c] = k;

@@ -1,20 +1,25 @@
 // batchnorm_partial: per-channel partial sums of x [N, C, H, W] (NCHW, row-major) over N*H*W.
-// Channel c's M = N * H * W elements (flat r = n * HW + hw) are cut into S chunks of `chunk`;
-// workgroup (s, c) adds up chunk s and writes two sums to partial[2 * (c * S + s) + {0, 1}]:
-//   MODE 0 (forward):  sum(d), sum(d * d) with d = x - x[0, c, 0, 0] (a shift close to the
-//                      mean keeps the variance free of cancellation), g and mean unused;
-//   MODE 1 (backward): sum(g), sum(g * (x - mean[c])).
+// Groups: the batch may be G equal slices of Ng = N / G images (candidates scored side by side,
+// src/search/eg.ts), each with its own statistics; a statistic's index is then the group
+// channel gc = g * C + c < G * C, and without groups (G = 1, Ng = N) simply c.
+// Group channel gc's M = Ng * H * W elements (flat r = n * HW + hw, n < Ng within the group)
+// are cut into S chunks of `chunk`; workgroup (s, gc) adds up chunk s and writes two sums to
+// partial[2 * (gc * S + s) + {0, 1}]:
+//   MODE 0 (forward):  sum(d), sum(d * d) with d = x - (the group's first x of channel c) (a
+//                      shift close to the mean keeps the variance free of cancellation), g and
+//                      mean unused;
+//   MODE 1 (backward): sum(g), sum(g * (x - mean[gc])).
 // Bindings: params (uniform), x, g, mean (read), partial (written: 2 * C * S values).
 // Entry points:
-//   group_main  grid (S, C), chunks of channel c's flat r = n * HW + hw; WG threads (a power
+//   group_main  grid (S, G * C), chunks of gc's flat r = n * HW + hw; WG threads (a power
 //               of two) stride over the chunk, walking (n, hw) without a division per element,
 //               then add up in a tree in workgroup memory (GPUs: coalesced reads).
 //   thread_main one thread per contiguous run of `chunk` values inside one (n, c) plane, walked
 //               sequentially (llvmpipe: no barriers). With SP = ceil(HW / chunk) runs per
-//               plane, S = N * SP and thread j = ((n * C + c) * SP + sp) writes partial
-//               (c, n * SP + sp). 1-D: j = gid.x + gid.y * nwg.x * WG.
+//               plane, S = Ng * SP and thread j = ((n * C + c) * SP + sp) (n < N) writes
+//               partial (gc, (n - g * Ng) * SP + sp), g = n / Ng. 1-D: j = gid.x + gid.y * nwg.x * WG.
 
-struct Params { C: u32, HW: u32, M: u32, chunk: u32, S: u32, }
+struct Params { C: u32, HW: u32, M: u32, chunk: u32, S: u32, Ng: u32, planes: u32, }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -30,23 +35,25 @@ var<workgroup> sums: array<vec2<f32>, WG>;
 @compute @workgroup_size(WG)
 fn group_main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let s = wid.x;
-  let c = wid.y;
+  let gc = wid.y;
+  let c = gc % params.C;
   let HW = params.HW;
   let CHW = params.C * HW;
+  let base = (gc / params.C) * params.Ng * CHW + c * HW;
   let r0 = s * params.chunk;
   let r1 = min(r0 + params.chunk, params.M);
   var center: f32;
   if (MODE == 0u) {
-    center = x[c * HW];
+    center = x[base];
   } else {
-    center = mean[c];
+    center = mean[gc];
   }
   var acc = vec2<f32>(0.0, 0.0);
   var r = r0 + lid.x;
   var n = r / HW;
   var hw = r - n * HW;
   for (; r < r1; r += WG) {
-    let idx = n * CHW + c * HW + hw;
+    let idx = base + n * CHW + hw;
     let d = x[idx] - center;
     if (MODE == 0u) {
       acc += vec2<f32>(d, d * d);
@@ -70,7 +77,7 @@ fn group_main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
     workgroupBarrier();
   }
   if (lid.x == 0u) {
-    let o = 2u * (c * params.S + s);
+    let o = 2u * (gc * params.S + s);
     partial[o] = sums[0].x;
     partial[o + 1u] = sums[0].y;
   }
@@ -84,14 +91,16 @@ fn thread_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   let SP = (HW + params.chunk - 1u) / params.chunk;
   let sp = j % SP;
   let plane = j / SP;
+  if (plane >= params.planes) { return; }
   let c = plane % C;
   let n = plane / C;
-  if (n * HW >= params.M) { return; }
+  let grp = n / params.Ng;
+  let gc = grp * C + c;
   var center: f32;
   if (MODE == 0u) {
-    center = x[c * HW];
+    center = x[(grp * params.Ng * C + c) * HW];
   } else {
-    center = mean[c];
+    center = mean[gc];
   }
   let start = plane * HW + sp * params.chunk;
   let end = plane * HW + min((sp + 1u) * params.chunk, HW);
@@ -105,7 +114,7 @@ fn thread_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
       acc += vec2<f32>(gv, gv * d);
     }
   }
-  let o = 2u * (c * params.S + n * SP + sp);
+  let o = 2u * (gc * params.S + (n - grp * params.Ng) * SP + sp);
   partial[o] = acc.x;
   partial[o + 1u] = acc.y;
 }

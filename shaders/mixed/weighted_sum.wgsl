@@ -1,4 +1,6 @@
-// weighted_sum: out = (ACC ? out : 0) + sum_{j < TERMS} w[w_offset + j] * x_j, elementwise:
+// weighted_sum: out = (ACC ? out : 0) + sum_{j < TERMS} w[o + j] * x_j, elementwise, where
+// o = (i / group_len) * w_stride + w_offset: with batch groups (candidates scored side by side,
+// each slice of group_len elements mixed by its own row of w) or, with w_stride = 0, one row:
 // TERMS (1..8) terms of the DARTS MixedOp per dispatch, the weights read from a GPU tensor by
 // index (softmax(alpha) never comes back to the CPU). Slots j >= TERMS are not read (bind any
 // buffer there). A sum of N terms takes ceil(N / 8) dispatches: the first with ACC = 0.
@@ -13,6 +15,8 @@ alias V = f32;
 struct Params {
   n: u32,
   w_offset: u32,
+  group_len: u32,
+  w_stride: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -35,7 +39,7 @@ override ACC: u32 = 0;
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= params.n) { return; }
-  let o = params.w_offset;
+  let o = (i / params.group_len) * params.w_stride + params.w_offset;
   var s = w[o] * x0[i];
   if (TERMS > 1u) { s = s + w[o + 1u] * x1[i]; }
   if (TERMS > 2u) { s = s + w[o + 2u] * x2[i]; }

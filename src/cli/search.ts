@@ -10,6 +10,7 @@ import { DARTS_SEARCH, BIONAS_SEARCH, type DartsConfig } from '../search/darts.j
 import { runDartsSearch } from '../search/run.js';
 import { describeDerived, type DerivedResult } from '../search/outputs.js';
 import { runEgSearch, EG_SEARCH, type EgConfig } from '../search/eg.js';
+import { measureSearchMemory, extrapolateMemory } from '../search/memory.js';
 import { parseFlags, helpText, type FlagTable, type FlagValues } from './flags.js';
 import { writeTextAtomic } from '../nn/state.js';
 import { DATA_FLAGS, loadData, defaultRunDir } from './common.js';
@@ -42,12 +43,15 @@ export const SEARCH_FLAGS: FlagTable = {
   seed: { type: 'int', min: 0, default: 0, help: 'seed of the split, weights, alphas, data order and feedback matrices' },
   run: { type: 'string', help: 'run folder (default: runs/search-<time>)' },
   resume: { type: 'string', help: 'continue the search in this run folder from its checkpoint' },
+  memory: { type: 'bool', default: false, help: 'measure the peak GPU memory of one search step at batch 1, 2, 4, 8 (and --batch up to 32), extrapolate to --batch, and exit' },
   'train-epochs': { type: 'int', min: 0, default: 0, help: 'after the search, train the found network for this many epochs and print its test accuracy' },
   'log-every': { type: 'int', min: 1, help: 'steps between metric read-backs' },
   warmup: { type: 'int', min: 0, help: 'eg: warm-up epochs of the weights with frozen alphas (EG-NAS: 15)' },
   population: { type: 'int', min: 2, help: 'eg: CMA-ES population per generation (EG-NAS: 50)' },
   samples: { type: 'int', min: 1, help: 'eg: CMA-ES searches per epoch from initial means around the alphas (EG-NAS: 3)' },
   generations: { type: 'int', min: 1, help: 'eg: generations of each CMA-ES search per epoch (default 2)' },
+  'candidates-per-pass': { type: 'int', min: 0, default: 0, help: 'eg: candidates scored side by side in one supernet pass (0: as many as fit in --score-memory)' },
+  'score-memory': { type: 'int', min: 1, default: 4096, help: 'eg: MiB of GPU memory a scoring pass may take when --candidates-per-pass is 0' },
 };
 
 /** BioNAS-EG presets (EG-NAS defaults, and a CPU demo). */
@@ -81,6 +85,7 @@ export async function searchCommand(argv: string[]): Promise<void> {
     seed,
   };
   const C = (f.C as number) ?? p.C, layers = (f.layers as number) ?? p.layers, steps = (f.nodes as number) ?? p.steps;
+  if (f.memory) return memoryTable(f, config, C, layers, steps);
   const runDir = (f.resume as string) ?? (f.run as string) ?? defaultRunDir('search');
   applyImageSize(f);
   const { model, loaders, gen, describe, header } = await prepare(f, C, layers, config.batchSize, steps);
@@ -94,6 +99,23 @@ export async function searchCommand(argv: string[]): Promise<void> {
   const fs = await import('node:fs');
   writeTextAtomic(fs, `${runDir}/summary.json`, JSON.stringify({ config, describe, seconds: result.seconds, peakBytes: result.peakBytes, history: result.history, result: result.derived }, null, 1));
   await trainFound(f, runDir, result.derived, C, layers, config.batchSize);
+}
+
+/** `--memory`: the peak of a search step per batch size, then exit without running the steps. */
+async function memoryTable(f: FlagValues, config: DartsConfig, C: number, layers: number, steps: number): Promise<void> {
+  applyImageSize(f);
+  const { model, header, image } = await prepare(f, C, layers, config.batchSize, steps);
+  console.log(`memory of one search step: ${header}`);
+  const batches = [...new Set([1, 2, 4, 8, ...(config.batchSize <= 32 ? [config.batchSize] : [])])].sort((a, b) => a - b);
+  const points = measureSearchMemory(model, config, batches, image);
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  for (const p of points) console.log(`  batch ${String(p.batch).padStart(4)}: ${mib(p.bytes)}`);
+  const at = extrapolateMemory(points, config.batchSize);
+  const budget = 16 * 2 ** 30;
+  console.log(`  batch ${String(at.batch).padStart(4)}: ${mib(at.bytes)}${at.measured ? '' : ' (extrapolated linearly from the two largest)'}; ` +
+    `${at.bytes <= budget ? 'fits' : 'does not fit'} in 16 GiB`);
+  // The encoded steps are still running on the adapter; nothing of them is needed.
+  process.exit(0);
 }
 
 /** The data halves, loaders and supernet that both methods search. */
@@ -114,7 +136,8 @@ async function prepare(f: FlagValues, C: number, layers: number, batchSize: numb
   const describe = { space: space.name, pairs: space.pairs, C, layers, steps, dataset: all.name, numClasses: all.numClasses };
   const header = `${space.name} space (${space.pairs.length} pairs${space.cell === 'nb201' ? ', NAS-Bench-201 cell' : ''}), supernet C=${C} ${layers} ` +
     `${space.cell === 'nb201' ? 'cells per stage' : `cells of ${steps} nodes`}, ${(model.parameterCount() / 1e6).toFixed(3)}M parameters; ${weightsHalf.count} + ${archHalf.count} images (${all.name})`;
-  return { space, model, loaders, gen, describe, header };
+  const image = { channels: all.channels, size: all.height, classes: all.numClasses };
+  return { space, model, loaders, gen, describe, header, image };
 }
 
 async function egSearch(f: FlagValues): Promise<void> {
@@ -130,6 +153,8 @@ async function egSearch(f: FlagValues): Promise<void> {
     initialSamples: (f.samples as number) ?? p.initialSamples,
     generations: (f.generations as number) ?? p.generations,
     logEvery: (f['log-every'] as number) ?? p.logEvery,
+    candidatesPerPass: f['candidates-per-pass'] as number,
+    scoreMemoryMiB: f['score-memory'] as number,
     seed: f.seed as number,
   };
   const C = (f.C as number) ?? p.C, layers = (f.layers as number) ?? p.layers, steps = (f.nodes as number) ?? p.steps;

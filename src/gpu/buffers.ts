@@ -34,6 +34,8 @@ export class BufferPool {
   private nextId = 1;
   liveBytes = 0;
   peakLiveBytes = 0;
+  /** The largest single buffer handed out since resetPeak. */
+  peakBufferBytes = 0;
   allocatedBytes = 0;
   liveBuffers = 0;
 
@@ -55,6 +57,7 @@ export class BufferPool {
     this.liveBytes += cls;
     this.liveBuffers++;
     if (this.liveBytes > this.peakLiveBytes) this.peakLiveBytes = this.liveBytes;
+    if (cls > this.peakBufferBytes) this.peakBufferBytes = cls;
     return entry;
   }
 
@@ -80,5 +83,6 @@ export class BufferPool {
 
   resetPeak(): void {
     this.peakLiveBytes = this.liveBytes;
+    this.peakBufferBytes = 0;
   }
 }

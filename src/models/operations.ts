@@ -1,6 +1,12 @@
 // The candidate operations of a DARTS / NAS-Bench-201 cell, as a table from name to
 // constructor, as in DARTS' operations.py. Every conv inside an op uses the edge's learning
 // rule; `affine` is false in search (BN without parameters), true in the final network.
+//
+// Memory: a supernet edge runs every op, so each op frees its intermediates as soon as no
+// recorded backward will read them: a conv's input when its weight gets no gradient (alpha
+// steps, scoring), a BN's input when it has no affine parameters (its backward reads the
+// output), and everything under noGrad. Ops that start with a ReLU also take it ready-made
+// (forwardFromRelu), so a MixedOp computes relu(x) once for all of them.
 
 import { Tensor } from '../tensor.js';
 import { Module, Sequential, Identity } from '../nn/module.js';
@@ -9,6 +15,7 @@ import { BatchNorm2d } from '../nn/batchnorm.js';
 import { ReLU, MaxPool2d, AvgPool2d } from '../nn/basic.js';
 import { zeros } from '../ops/fill.js';
 import { relu } from '../ops/elementwise.js';
+import { needsGrad } from '../autograd.js';
 import { concat, slice } from '../ops/concat.js';
 import { HebbianConv } from '../nn/hebbian.js';
 import { PredictiveCodingConv } from '../nn/predictive.js';
@@ -53,8 +60,34 @@ export class Zero extends Module {
   }
 }
 
+/** An op that begins with relu(x): a MixedOp hands it relu(x), computed once per edge. */
+export interface StartsWithRelu {
+  forwardFromRelu(r: Tensor): Tensor;
+  /** Whether the backward reads r (the first conv's weight gradient). */
+  readsRelu(): boolean;
+}
+
+export function startsWithRelu(m: Module): m is Module & StartsWithRelu {
+  return typeof (m as Partial<StartsWithRelu>).forwardFromRelu === 'function';
+}
+
+/** forward(x) of a StartsWithRelu op: relu, the rest, and relu(x) freed when unread. */
+function runFromX(op: StartsWithRelu, x: Tensor): Tensor {
+  const r = relu(x);
+  const y = op.forwardFromRelu(r);
+  if (!op.readsRelu()) r.releaseData();
+  return y;
+}
+
+/** bn(x), freeing x (the caller's intermediate) when the BN's backward does not read it. */
+function normalise(bn: BatchNorm2d, x: Tensor): Tensor {
+  const y = bn.forward(x);
+  if (!bn.keepsInput(x)) x.releaseData();
+  return y;
+}
+
 /** ReLU, conv, BN. */
-export class ReLUConvBN extends Module {
+export class ReLUConvBN extends Module implements StartsWithRelu {
   readonly conv: Conv2d;
   readonly bn: BatchNorm2d;
   constructor(cin: number, cout: number, k: number, stride: number, padding: number, affine: boolean, layer: LayerOptions = {}) {
@@ -63,12 +96,18 @@ export class ReLUConvBN extends Module {
     this.bn = new BatchNorm2d(cout, { affine });
   }
   forward(x: Tensor): Tensor {
-    return this.bn.forward(this.conv.forward(relu(x)));
+    return runFromX(this, x);
+  }
+  forwardFromRelu(r: Tensor): Tensor {
+    return normalise(this.bn, this.conv.forward(r));
+  }
+  readsRelu(): boolean {
+    return needsGrad(this.conv.weight);
   }
 }
 
 /** ReLU, depthwise k x k (dilated), 1x1 conv, BN. */
-export class DilConv extends Module {
+export class DilConv extends Module implements StartsWithRelu {
   readonly depthwise: Conv2d;
   readonly pointwise: Conv2d;
   readonly bn: BatchNorm2d;
@@ -79,12 +118,21 @@ export class DilConv extends Module {
     this.bn = new BatchNorm2d(cout, { affine });
   }
   forward(x: Tensor): Tensor {
-    return this.bn.forward(this.pointwise.forward(this.depthwise.forward(relu(x))));
+    return runFromX(this, x);
+  }
+  forwardFromRelu(r: Tensor): Tensor {
+    const d = this.depthwise.forward(r);
+    const p = this.pointwise.forward(d);
+    if (!needsGrad(this.pointwise.weight)) d.releaseData();
+    return normalise(this.bn, p);
+  }
+  readsRelu(): boolean {
+    return needsGrad(this.depthwise.weight);
   }
 }
 
 /** Two DilConvs without dilation; the stride only in the first. */
-export class SepConv extends Module {
+export class SepConv extends Module implements StartsWithRelu {
   readonly first: DilConv;
   readonly second: DilConv;
   constructor(cin: number, cout: number, k: number, stride: number, padding: number, affine: boolean, layer: LayerOptions = {}) {
@@ -93,12 +141,22 @@ export class SepConv extends Module {
     this.second = new DilConv(cin, cout, k, 1, padding, 1, affine, layer);
   }
   forward(x: Tensor): Tensor {
-    return this.second.forward(this.first.forward(x));
+    return runFromX(this, x);
+  }
+  forwardFromRelu(r: Tensor): Tensor {
+    const y1 = this.first.forwardFromRelu(r);
+    const y = this.second.forward(y1);
+    // y1 is read back by the second ReLU and by the first BN only when they recorded a node.
+    if (!needsGrad(y1)) y1.releaseData();
+    return y;
+  }
+  readsRelu(): boolean {
+    return this.first.readsRelu();
   }
 }
 
 /** ReLU, two 1x1 stride-2 convs (the second on the input shifted by one pixel), concat, BN. */
-export class FactorizedReduce extends Module {
+export class FactorizedReduce extends Module implements StartsWithRelu {
   readonly conv1: Conv2d;
   readonly conv2: Conv2d;
   readonly bn: BatchNorm2d;
@@ -110,16 +168,27 @@ export class FactorizedReduce extends Module {
     this.bn = new BatchNorm2d(cout, { affine });
   }
   forward(x: Tensor): Tensor {
-    const r = relu(x);
+    return runFromX(this, x);
+  }
+  forwardFromRelu(r: Tensor): Tensor {
     const [, , h, w] = r.shape;
     const a = this.conv1.forward(r);
-    const shifted = slice(slice(r, 2, 1, h), 3, 1, w);
+    const rows = slice(r, 2, 1, h);
+    const shifted = slice(rows, 3, 1, w);
+    rows.releaseData(); // slice's backward needs only shapes
     const b = this.conv2.forward(shifted);
+    if (!needsGrad(this.conv2.weight)) shifted.releaseData();
     // Odd maps would give the shifted branch a smaller output; DARTS only reduces even maps.
     if (b.shape[2] !== a.shape[2] || b.shape[3] !== a.shape[3]) {
       throw new Error(`FactorizedReduce: input ${h}x${w} must have even height and width`);
     }
-    return this.bn.forward(concat([a, b], 1));
+    const both = concat([a, b], 1);
+    a.releaseData(); // so does concat's
+    b.releaseData();
+    return normalise(this.bn, both);
+  }
+  readsRelu(): boolean {
+    return needsGrad(this.conv1.weight);
   }
 }
 
@@ -134,7 +203,8 @@ class Pool extends Module {
   }
   forward(x: Tensor): Tensor {
     const y = this.pool.forward(x);
-    return this.bn ? this.bn.forward(y) : y;
+    // The pools' backwards read neither their input nor their output (max keeps its argmax).
+    return this.bn ? normalise(this.bn, y) : y;
   }
 }
 

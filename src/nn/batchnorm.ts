@@ -3,7 +3,8 @@
 
 import { Tensor } from '../tensor.js';
 import { Module, parameter, buffer } from './module.js';
-import { batchNorm2d } from '../ops/batchnorm.js';
+import { batchNorm2d, batchNormReadsInput } from '../ops/batchnorm.js';
+import { needsGrad } from '../autograd.js';
 import { fillInPlace } from '../ops/fill.js';
 
 export class BatchNorm2d extends Module {
@@ -19,6 +20,11 @@ export class BatchNorm2d extends Module {
     this.bias = affine ? parameter(fillInPlace(Tensor.empty([channels], 'f32', 'bn.bias'), 0)) : null;
     this.runningMean = buffer(fillInPlace(Tensor.empty([channels], 'f32', 'bn.running_mean'), 0));
     this.runningVar = buffer(fillInPlace(Tensor.empty([channels], 'f32', 'bn.running_var'), 1));
+  }
+
+  /** Whether forward(x) keeps x for its backward (so the caller must not free x early). */
+  keepsInput(x: Tensor): boolean {
+    return needsGrad(x, this.weight, this.bias) && batchNormReadsInput(this);
   }
 
   forward(x: Tensor): Tensor {

@@ -10,11 +10,18 @@
 // thread per channel: adds the S partials and forms the per-channel coefficients), and
 // batchnorm_apply (one pass over x: y = x * scale + shift, or dx = k * g + p * (x - mean) + q).
 // Forward in training is 3 dispatches, in evaluation 2; backward 3 (2 when nothing is summed).
+//
+// Batch groups (withBatchGroups): BioNAS-EG scores a generation's candidates in one pass by
+// stacking G copies of a batch, one per candidate; each copy must then be normalised by its
+// own statistics, as if it had run alone. Inside withBatchGroups(G, f) training-mode batch
+// norm computes statistics per group of N / G images and leaves the running statistics alone.
+// Forward only: a grouped batch norm records no gradient.
 
 import { gpu } from '../gpu/runtime.js';
 import { Kernel } from '../gpu/kernels.js';
 import { Tensor, fmt } from '../tensor.js';
-import { record } from '../autograd.js';
+import { record, isGradEnabled } from '../autograd.js';
+import { fillInPlace } from './fill.js';
 import partialSource from '../../shaders/batchnorm/partial.wgsl';
 import statsSource from '../../shaders/batchnorm/stats.wgsl';
 import coefSource from '../../shaders/batchnorm/backward_coef.wgsl';
@@ -55,6 +62,20 @@ function checkChannelVector(name: string, t: Tensor, C: number, xShape: readonly
   }
 }
 
+let batchGroups = 1;
+
+/** Runs f with training-mode batch norm normalising each of G equal slices of the batch alone. */
+export function withBatchGroups<T>(G: number, f: () => T): T {
+  if (!Number.isInteger(G) || G < 1) throw new Error(`withBatchGroups: groups must be a positive integer, got ${G}`);
+  const before = batchGroups;
+  batchGroups = G;
+  try {
+    return f();
+  } finally {
+    batchGroups = before;
+  }
+}
+
 function dims(x: Tensor): { N: number; C: number; HW: number; M: number } {
   const [N, C, H, W] = x.shape;
   return { N, C, HW: H * W, M: N * H * W };
@@ -65,28 +86,31 @@ function dims(x: Tensor): { N: number; C: number; HW: number; M: number } {
  * GPUs: a workgroup per chunk of a channel (grid S x C). llvmpipe (tuning.reduceByThreads):
  * a thread per contiguous run inside an (n, c) plane. S = 0 for an empty batch.
  */
-function partialSums(x: Tensor, g: Tensor | null, mean: Tensor | null, mode: 0 | 1): { partial: Tensor; S: number } {
+function partialSums(x: Tensor, g: Tensor | null, mean: Tensor | null, mode: 0 | 1, G = 1): { partial: Tensor; S: number } {
   const rt = gpu();
-  const { N, C, HW, M } = dims(x);
+  const { N, C, HW } = dims(x);
+  const Ng = N / G;
+  const M = Ng * HW;
   const tune = rt.tuning;
   const byThreads = tune.reduceByThreads;
   const chunk = byThreads ? tune.reduceThreadChunk : tune.reduceChunk;
   const SP = Math.ceil(HW / chunk);
-  const S = byThreads ? N * SP : Math.ceil(M / chunk);
-  const partial = Tensor.empty([Math.max(1, 2 * C * S)], 'f32', 'batchnorm.partial');
+  const S = byThreads ? Ng * SP : Math.ceil(M / chunk);
+  const partial = Tensor.empty([Math.max(1, 2 * G * C * S)], 'f32', 'batchnorm.partial');
   const buffers = { x: x.buffer, g: (g ?? x).buffer, mean: (mean ?? x).buffer, partial: partial.buffer };
-  const uniforms = { C, HW, M, chunk, S };
+  const uniforms = { C, HW, M, chunk, S, Ng, planes: N * C };
   if (S > 0 && C > 0) {
     if (byThreads) rt.dispatch1d(partialThreadKernel, buffers, uniforms, N * C * SP, { WG: tune.reduceWorkgroup, MODE: mode });
-    else rt.dispatch(partialGroupKernel, buffers, uniforms, [S, C], { WG: tune.reduceWorkgroup, MODE: mode });
+    else rt.dispatch(partialGroupKernel, buffers, uniforms, [S, G * C], { WG: tune.reduceWorkgroup, MODE: mode });
   }
   return { partial, S };
 }
 
 /** One pass over x: the per-channel affine map of the forward (mode 0) or the backward (mode 1). */
-function apply(x: Tensor, g: Tensor | null, coef: Tensor, mode: 0 | 1): Tensor {
+function apply(x: Tensor, g: Tensor | null, coef: Tensor, mode: 0 | 1, G = 1): Tensor {
   const rt = gpu();
   const { N, C, HW } = dims(x);
+  const Ng = N / G;
   const out = Tensor.empty(x.shape, 'f32', mode === 0 ? 'batchnorm' : 'batchnorm.dx');
   const rows = N * C;
   if (out.size === 0) return out;
@@ -97,7 +121,7 @@ function apply(x: Tensor, g: Tensor | null, coef: Tensor, mode: 0 | 1): Tensor {
   rt.dispatch(
     applyKernel,
     { x: x.buffer, g: (g ?? x).buffer, coef: coef.buffer, out: out.buffer },
-    { C, HW, rows },
+    { C, HW, rows, Ng, GC: G * C },
     [Math.ceil(HW / (wg * PER)), Math.ceil(rows / z), z],
     { WG: wg, MODE: mode, PER },
   );
@@ -114,11 +138,13 @@ function validate(x: Tensor, opts: BatchNorm2dOptions): void {
   if (opts.runningMean.buffer === opts.runningVar.buffer) throw new Error('batchNorm2d: runningMean and runningVar share memory');
   if (opts.weight) checkChannelVector('weight', opts.weight, C, x.shape);
   if (opts.bias) checkChannelVector('bias', opts.bias, C, x.shape);
-  if (opts.training && M <= 1) {
-    throw new Error(`batchNorm2d: training needs more than one value per channel, got input ${fmt(x.shape)}`);
+  const G = opts.training ? batchGroups : 1;
+  if (x.shape[0] % G !== 0) throw new Error(`batchNorm2d: input ${fmt(x.shape)} does not split into ${G} batch groups`);
+  if (opts.training && M / G <= 1) {
+    throw new Error(`batchNorm2d: training needs more than one value per channel${G > 1 ? ` and batch group (${G} groups)` : ''}, got input ${fmt(x.shape)}`);
   }
   const max = gpu().info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
-  if (C > max) throw new Error(`batchNorm2d: input ${fmt(x.shape)} has more than ${max} channels`);
+  if (G * C > max) throw new Error(`batchNorm2d: input ${fmt(x.shape)} has more than ${max} channels${G > 1 ? ` over its ${G} batch groups` : ''}`);
   const momentum = opts.momentum ?? 0.1;
   const eps = opts.eps ?? 1e-5;
   if (!Number.isFinite(momentum) || !(eps >= 0)) throw new Error(`batchNorm2d: bad momentum ${momentum} or eps ${eps}`);
@@ -131,12 +157,13 @@ function validate(x: Tensor, opts: BatchNorm2dOptions): void {
 export function batchNorm2dForward(x: Tensor, opts: BatchNorm2dOptions): { out: Tensor; saved: BatchNormSaved } {
   validate(x, opts);
   const rt = gpu();
-  const { C, HW, M } = dims(x);
+  const { N, C, HW } = dims(x);
   const training = opts.training;
+  const G = training ? batchGroups : 1;
   const weight = opts.weight ?? null;
   const bias = opts.bias ?? null;
-  const { partial, S } = training ? partialSums(x, null, null, 0) : { partial: null, S: 0 };
-  const stats = Tensor.empty([4, C], 'f32', 'batchnorm.stats');
+  const { partial, S } = training ? partialSums(x, null, null, 0, G) : { partial: null, S: 0 };
+  const stats = Tensor.empty([4, G * C], 'f32', 'batchnorm.stats');
   if (C > 0) {
     rt.dispatch1d(
       statsKernel,
@@ -145,27 +172,29 @@ export function batchNorm2dForward(x: Tensor, opts: BatchNorm2dOptions): { out: 
         runningMean: opts.runningMean.buffer, runningVar: opts.runningVar.buffer, stats: stats.buffer,
       },
       {
-        C, HW, M, S, momentum: opts.momentum ?? 0.1, eps: opts.eps ?? 1e-5,
-        hasWeight: weight ? 1 : 0, hasBias: bias ? 1 : 0,
+        C, HW, M: (N / G) * HW, S, momentum: opts.momentum ?? 0.1, eps: opts.eps ?? 1e-5,
+        hasWeight: weight ? 1 : 0, hasBias: bias ? 1 : 0, G, Ng: N / G,
       },
-      C,
+      G * C,
       { TRAINING: training ? 1 : 0 },
     );
   }
   partial?.release();
-  const out = apply(x, null, stats, 0);
+  const out = apply(x, null, stats, 0, G);
   return { out, saved: { stats, training } };
 }
 
 /**
  * Raw backward. Training: dx = invstd * w / M * (M * g - sum(g) - xhat * sum(g * xhat));
  * evaluation: dx = g * w * invstd. dweight = sum(g * xhat), dbias = sum(g) (per channel).
- * Only the gradients asked for are returned (the others are null).
+ * Only the gradients asked for are returned (the others are null). fromOutput (affine = false):
+ * `x` is the forward's output, which is xhat itself, so the input need not be kept.
  */
 export function batchNorm2dBackward(
   g: Tensor, x: Tensor, saved: BatchNormSaved, weight: Tensor | null,
-  want: { x: boolean; weight: boolean; bias: boolean },
+  want: { x: boolean; weight: boolean; bias: boolean }, fromOutput = false,
 ): { dx: Tensor | null; dweight: Tensor | null; dbias: Tensor | null } {
+  if (fromOutput && weight) throw new Error('batchNorm2dBackward: the backward from the output is for affine = false only');
   if (g.size !== x.size || g.rank !== x.rank || g.shape.some((d, i) => d !== x.shape[i])) {
     throw new Error(`batchNorm2dBackward: gradient ${fmt(g.shape)} does not match input ${fmt(x.shape)}`);
   }
@@ -173,7 +202,10 @@ export function batchNorm2dBackward(
   const { C, M } = dims(x);
   // The sums are needed for the parameter gradients, and in training for dx.
   const needSums = want.weight || want.bias || (want.x && saved.training);
-  const { partial, S } = needSums ? partialSums(x, g, saved.stats, 1) : { partial: null, S: 0 };
+  // From the output y = xhat the sums are centred at 0, not at the mean.
+  const zeros = needSums && fromOutput ? fillInPlace(Tensor.empty([C], 'f32', 'batchnorm.zero'), 0) : null;
+  const { partial, S } = needSums ? partialSums(x, g, zeros ?? saved.stats, 1) : { partial: null, S: 0 };
+  zeros?.release();
   const dweight = Tensor.empty([C], 'f32', 'batchnorm.dweight');
   const dbias = Tensor.empty([C], 'f32', 'batchnorm.dbias');
   const coef = Tensor.empty([4, C], 'f32', 'batchnorm.coef');
@@ -186,7 +218,7 @@ export function batchNorm2dBackward(
       },
       { C, M, S, hasWeight: weight ? 1 : 0 },
       C,
-      { TRAINING: saved.training ? 1 : 0 },
+      { TRAINING: saved.training ? 1 : 0, FROM_OUTPUT: fromOutput ? 1 : 0 },
     );
   }
   partial?.release();
@@ -197,16 +229,27 @@ export function batchNorm2dBackward(
   return { dx, dweight: want.weight ? dweight : null, dbias: want.bias ? dbias : null };
 }
 
+/** Whether batchNorm2d's backward reads its input (affine) or only its output (affine = false). */
+export function batchNormReadsInput(opts: Pick<BatchNorm2dOptions, 'weight' | 'bias'>): boolean {
+  return !!(opts.weight || opts.bias);
+}
+
 /** Batch norm of x [N, C, H, W]; see BatchNorm2dOptions. */
 export function batchNorm2d(x: Tensor, opts: BatchNorm2dOptions): Tensor {
+  if (opts.training && batchGroups > 1 && isGradEnabled() && [x, opts.weight, opts.bias].some((t) => t?.requiresGrad)) {
+    throw new Error(`batchNorm2d: batch groups (${batchGroups}) are forward only; run under noGrad (input ${fmt(x.shape)})`);
+  }
   const { out, saved } = batchNorm2dForward(x, opts);
   const weight = opts.weight ?? null;
   const bias = opts.bias ?? null;
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  // Without affine parameters the output is xhat: the backward reads it, and x may be freed
+  // (batchNormReadsInput), which saves a tensor per BN in a supernet.
+  const fromOutput = !weight && !bias;
   const recorded = record(out, 'batchNorm2d', inputs, (g) => {
-    const r = batchNorm2dBackward(g, x, saved, weight, {
+    const r = batchNorm2dBackward(g, fromOutput ? out : x, saved, weight, {
       x: x.requiresGrad, weight: !!weight?.requiresGrad, bias: !!bias?.requiresGrad,
-    });
+    }, fromOutput);
     return [r.dx, ...(weight ? [r.dweight] : []), ...(bias ? [r.dbias] : [])];
   });
   // Without a backward node nothing reads the statistics again.

@@ -7,7 +7,7 @@
 import { gpu } from '../gpu/runtime.js';
 import { Kernel } from '../gpu/kernels.js';
 import { Tensor, fmt } from '../tensor.js';
-import { record } from '../autograd.js';
+import { record, needsGrad } from '../autograd.js';
 import weightedSumSource from '../../shaders/mixed/weighted_sum.wgsl';
 import scaleMultiSource from '../../shaders/mixed/scale_multi.wgsl';
 import rowScaleSource from '../../shaders/mixed/row_scale.wgsl';
@@ -98,22 +98,33 @@ function checkWeightedSum(xs: Tensor[], weights: Tensor): void {
     }
   });
   if (weights.dtype !== 'f32') throw new Error(`weightedSum: weights ${fmt(weights.shape)} are ${weights.dtype}, need f32`);
-  if (weights.shape.length !== 1 || weights.shape[0] !== xs.length) {
-    throw new Error(`weightedSum: weights ${fmt(weights.shape)} must be [${xs.length}], one per input (inputs ${fmt(shape)})`);
+  const grouped = weights.shape.length === 2;
+  if (!(weights.shape.length === 1 || grouped) || weights.shape[weights.shape.length - 1] !== xs.length) {
+    throw new Error(`weightedSum: weights ${fmt(weights.shape)} must be [${xs.length}] (one per input) or [groups, ${xs.length}] (inputs ${fmt(shape)})`);
+  }
+  if (grouped && (shape.length === 0 || weights.shape[0] < 1 || shape[0] % weights.shape[0] !== 0)) {
+    throw new Error(`weightedSum: inputs ${fmt(shape)} do not split into ${weights.shape[0]} batch groups (weights ${fmt(weights.shape)})`);
   }
 }
 
-/** out = sum_k weights[k] * xs[k] (no gradient; out must not be one of xs). */
+/**
+ * out = sum_k weights[k] * xs[k] (no gradient; out must not be one of xs). With weights
+ * [G, K] the batch is G groups, group g mixed by row g (EG scores G candidates in one pass).
+ */
 export function weightedSumInto(out: Tensor, xs: Tensor[], weights: Tensor): Tensor {
   checkWeightedSum(xs, weights);
   if (out.size !== xs[0].size) throw new Error(`weightedSumInto: output ${fmt(out.shape)} for inputs ${fmt(xs[0].shape)}`);
-  const vec4 = out.size % 4 === 0;
+  const G = weights.rank === 2 ? weights.shape[0] : 1;
+  const groupSize = out.size / G;
+  const vec4 = groupSize % 4 === 0;
   const n = vec4 ? out.size / 4 : out.size;
+  const groupLen = Math.max(1, vec4 ? groupSize / 4 : groupSize);
+  const wStride = G > 1 ? xs.length : 0;
   for (let k = 0; k < xs.length; k += TERMS_PER_DISPATCH) {
     const terms = Math.min(TERMS_PER_DISPATCH, xs.length - k);
     const buffers: Record<string, Tensor['buffer']> = { w: weights.buffer, out: out.buffer };
     for (let j = 0; j < TERMS_PER_DISPATCH; j++) buffers[`x${j}`] = xs[k + Math.min(j, terms - 1)].buffer;
-    gpu().dispatch1d(vec4 ? weightedSumVec4Kernel : weightedSumKernel, buffers, { n, w_offset: k }, n, { TERMS: terms, ACC: k === 0 ? 0 : 1 });
+    gpu().dispatch1d(vec4 ? weightedSumVec4Kernel : weightedSumKernel, buffers, { n, w_offset: k, group_len: groupLen, w_stride: wStride }, n, { TERMS: terms, ACC: k === 0 ? 0 : 1 });
   }
   return out;
 }
@@ -160,6 +171,7 @@ export function weightedSumBackward(
   want: { inputs?: boolean[]; weights?: boolean } = {},
 ): { dxs: (Tensor | null)[]; dweights: Tensor | null } {
   checkWeightedSum(xs, weights);
+  if (weights.rank !== 1) throw new Error(`weightedSumBackward: weights ${fmt(weights.shape)} in batch groups have no backward`);
   if (g.size !== xs[0].size) throw new Error(`weightedSumBackward: gradient ${fmt(g.shape)} for inputs ${fmt(xs[0].shape)}`);
   const wanted = xs.map((_, k) => k).filter((k) => want.inputs?.[k] ?? true);
   const scaled = scaleByWeights(g, weights, wanted);
@@ -171,6 +183,9 @@ export function weightedSumBackward(
 
 export function weightedSum(xs: Tensor[], weights: Tensor): Tensor {
   checkWeightedSum(xs, weights);
+  if (weights.rank === 2 && needsGrad(...xs, weights)) {
+    throw new Error(`weightedSum: weights in batch groups ${fmt(weights.shape)} are forward only; run under noGrad`);
+  }
   const out = weightedSumInto(Tensor.empty(xs[0].shape), xs, weights);
   return record(out, 'weightedSum', [...xs, weights], (g) => {
     const { dxs, dweights } = weightedSumBackward(g, xs, weights, {

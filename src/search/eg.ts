@@ -10,14 +10,20 @@
 //      diverse good candidates win) and -1 otherwise (poor ones are pulled back).
 //      The best individual over all searches replaces the alphas.
 //   3. One epoch of SGD on the weights with the alphas frozen.
-// Candidates are scored one forward pass each (no gradients), losses and hits accumulate on
-// the GPU and are read once per generation.
+// Candidates are scored side by side (no gradients): up to `candidatesPerPass` of them in one
+// pass of the supernet, the held-out batch repeated once per candidate, each copy mixed by its
+// candidate's alphas and normalised by its own BN statistics, so a candidate scores as it
+// would alone. With candidatesPerPass 0 the pass size is what fits in scoreMemoryMiB, measured
+// from the pool during the current architecture's (single) pass. Losses and hits stay on the
+// GPU and are read once per generation.
 
 import { Tensor, scope, keep } from '../tensor.js';
 import { backward, noGrad } from '../autograd.js';
 import { addInto, scale } from '../ops/elementwise.js';
 import { fillInPlace } from '../ops/fill.js';
-import { concat } from '../ops/concat.js';
+import { concat, slice } from '../ops/concat.js';
+import { withBatchGroups } from '../ops/batchnorm.js';
+import { gpu } from '../gpu/runtime.js';
 import { crossEntropy, countCorrect } from '../ops/loss.js';
 import { SGD } from '../optim/sgd.js';
 import { clipGradNorm } from '../optim/clip.js';
@@ -55,12 +61,17 @@ export interface EgConfig {
   minSigma: number;
   seed: number;
   logEvery: number;
+  /** Candidates scored in one supernet pass; 0: as many as fit in scoreMemoryMiB. */
+  candidatesPerPass: number;
+  /** GPU memory a scoring pass may take when candidatesPerPass is 0. */
+  scoreMemoryMiB: number;
 }
 
 /** EG-NAS defaults (SPEC 4): population 50, 3 initial samples, step 0.1, 50 epochs, 15 warm-up. */
 export const EG_SEARCH: Omit<EgConfig, 'seed'> & { C: number; layers: number; steps: number } = {
   epochs: 50, warmupEpochs: 15, batchSize: 256, lr: 0.1, minLr: 0, momentum: 0.9, weightDecay: 3e-4, gradClip: 5,
-  population: 50, initialSamples: 3, meanStep: 0.1, generations: 2, diversityWeight: 0.4, minSigma: 0.02, logEvery: 20, C: 16, layers: 8, steps: 4,
+  population: 50, initialSamples: 3, meanStep: 0.1, generations: 2, diversityWeight: 0.4, minSigma: 0.02, logEvery: 20,
+  candidatesPerPass: 0, scoreMemoryMiB: 4096, C: 16, layers: 8, steps: 4,
 };
 
 export interface GenerationRecord {
@@ -114,26 +125,66 @@ function writeAlphas(model: Supernet, x: ArrayLike<number>): void {
   }
 }
 
-/** Cross-entropy and hits of the current alphas on a batch: [loss, correct] as one [2] tensor. */
-function scoreOnGpu(model: Supernet, b: Batch): Tensor {
+/** G candidates' alphas as population tensors [G, edges, pairs], one per alpha matrix. */
+function populationAlphas(model: Supernet, xs: ArrayLike<number>[]): Tensor[] {
+  let at = 0;
+  return model.alphas.map((a) => {
+    const data = new Float32Array(xs.length * a.size);
+    xs.forEach((x, g) => {
+      for (let i = 0; i < a.size; i++) data[g * a.size + i] = x[at + i];
+    });
+    at += a.size;
+    return Tensor.fromData(data, xs.length === 1 ? a.shape : [xs.length, ...a.shape]);
+  });
+}
+
+/** [loss_0, correct_0, loss_1, ...] of G candidates on batch b, in one pass of the supernet. */
+function scorePass(model: Supernet, xs: ArrayLike<number>[], b: Batch): Tensor {
+  const G = xs.length;
+  const n = b.x.shape[0];
   return scope(() => noGrad(() => {
-    const logits = model.forward(b.x);
-    return concat([crossEntropy(logits, b.y), countCorrect(logits, b.y)], 0);
+    const alphas = populationAlphas(model, xs);
+    const x = G === 1 ? b.x : concat(Array.from({ length: G }, () => b.x), 0);
+    const logits = withBatchGroups(G, () => model.forward(x, alphas));
+    const parts: Tensor[] = [];
+    for (let g = 0; g < G; g++) {
+      const mine = G === 1 ? logits : slice(logits, 0, g * n, (g + 1) * n);
+      parts.push(crossEntropy(mine, b.y), countCorrect(mine, b.y));
+    }
+    return concat(parts, 0);
   }));
 }
 
-/** Scores candidates (one forward each); returns their loss and accuracy. */
-export async function scoreCandidates(model: Supernet, xs: ArrayLike<number>[], b: Batch): Promise<{ loss: number[]; acc: number[] }> {
-  const scores = xs.map((x) => {
-    writeAlphas(model, x);
-    return scoreOnGpu(model, b);
+/**
+ * Loss and accuracy of the supernet on batch b under each candidate's alphas (flattened in the
+ * order of model.alphas), `perPass` candidates per pass. The model's own alphas are untouched.
+ */
+export async function scoreCandidates(model: Supernet, xs: ArrayLike<number>[], b: Batch, perPass = xs.length): Promise<{ loss: number[]; acc: number[] }> {
+  const size = model.alphas.reduce((n, a) => n + a.size, 0);
+  xs.forEach((x, i) => {
+    if (x.length !== size) throw new Error(`scoreCandidates: candidate ${i} has ${x.length} values, the alphas have ${size}`);
   });
-  const all = noGrad(() => concat(scores, 0));
+  if (!(Number.isInteger(perPass) && perPass >= 1)) throw new Error(`scoreCandidates: candidates per pass must be a positive integer, got ${perPass}`);
+  const scores: Tensor[] = [];
+  for (let i = 0; i < xs.length; i += perPass) scores.push(scorePass(model, xs.slice(i, i + perPass), b));
+  const all = scores.length === 1 ? scores[0] : noGrad(() => concat(scores, 0));
   const values = await all.data();
-  all.release();
-  scores.forEach((s) => s.release());
+  if (all !== scores[0]) all.release();
+  scores.forEach((t) => t.release());
   const n = b.x.shape[0];
   return { loss: xs.map((_, i) => values[2 * i]), acc: xs.map((_, i) => values[2 * i + 1] / n) };
+}
+
+/**
+ * Candidates per scoring pass: the configured number, or as many as fit in scoreMemoryMiB
+ * given the bytes one candidate's pass took (and its largest buffer under the adapter's limit).
+ */
+export function candidatesPerPass(c: Pick<EgConfig, 'candidatesPerPass' | 'scoreMemoryMiB'>, population: number,
+  measured: { bytes: number; largestBuffer: number }, maxBufferBytes: number): number {
+  if (c.candidatesPerPass > 0) return Math.min(c.candidatesPerPass, population);
+  const byMemory = Math.floor((c.scoreMemoryMiB * 2 ** 20) / Math.max(measured.bytes, 1));
+  const byBuffer = Math.floor(maxBufferBytes / Math.max(measured.largestBuffer, 1));
+  return Math.max(1, Math.min(population, byMemory, byBuffer));
 }
 
 export interface EgOptions {
@@ -235,8 +286,15 @@ export async function runEgSearch(model: Supernet, data: { train: BatchLoader; v
           for (let g = 0; g < c.generations; g++) {
             const batch = nextHeld();
             const cands = es.ask();
+            // The current architecture alone first: its pass measures what a candidate costs.
+            const pool = gpu().pool;
+            await gpu().sync();
+            pool.resetPeak();
+            const liveBefore = pool.liveBytes;
             const ref = await scoreCandidates(model, [current], batch);
-            const s = await scoreCandidates(model, cands.map((cd) => cd.x), batch);
+            const perPass = candidatesPerPass(c, cands.length, { bytes: pool.peakLiveBytes - liveBefore, largestBuffer: pool.peakBufferBytes },
+              gpu().info.limits.maxStorageBufferBindingSize ?? 2 ** 27);
+            const s = await scoreCandidates(model, cands.map((cd) => cd.x), batch, perPass);
             batch.x.release();
             batch.y.release();
             const fitness = cands.map((cd, i) => s.loss[i] + c.diversityWeight * (s.acc[i] >= ref.acc[0] ? 1 : -1) * cosine(cd.x, current));

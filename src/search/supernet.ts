@@ -2,8 +2,12 @@
 // their outputs weighted by softmax(alpha) of that edge (DARTS' model_search.py). BN has no
 // affine parameters in search; pools are followed by BN. Alphas are [edges x pairs] per cell
 // type, shared by all cells of that type, initialised 1e-3 * N(0, 1).
+//
+// forward(x, alphas) may take a population instead: alphas [G, edges, pairs], x the batch
+// repeated G times, copy g mixed by candidate g (BioNAS-EG scores a generation in one pass;
+// run it under noGrad and withBatchGroups(G) so each copy gets its own BN statistics).
 
-import { Tensor } from '../tensor.js';
+import { Tensor, fmt } from '../tensor.js';
 import { Module } from '../nn/module.js';
 import { parameter } from '../nn/module.js';
 import { Conv2d, Linear } from '../nn/layers.js';
@@ -15,7 +19,8 @@ import { softmax } from '../ops/loss.js';
 import { weightedSum } from '../ops/mixed.js';
 import { Generator, normalInPlace } from '../ops/random.js';
 import { tapOutput } from '../nn/rules.js';
-import { makeOp, ReLUConvBN, FactorizedReduce } from '../models/operations.js';
+import { makeOp, ReLUConvBN, FactorizedReduce, startsWithRelu } from '../models/operations.js';
+import { needsGrad } from '../autograd.js';
 import { Nb201ResBlock, NB201_EDGES } from '../models/nb201.js';
 import type { SearchSpace } from './space.js';
 
@@ -36,11 +41,17 @@ export class MixedOp extends Module {
     });
   }
 
-  /** x mixed by `weights` [pairs] (a row of softmax(alpha)). */
+  /** x mixed by `weights` [pairs] (a row of softmax(alpha)), or [G, pairs] for G batch groups. */
   mix(x: Tensor, weights: Tensor): Tensor {
-    const outs = this.ops.map((op) => op.forward(x));
-    const w = this.active.length === weights.size ? weights : selectEntries(weights, this.active);
-    return weightedSum(outs, w);
+    // relu(x) once for every op that starts with it (16 of the bionas space's 22).
+    let r: Tensor | null = null;
+    const outs = this.ops.map((op) => (startsWithRelu(op) ? op.forwardFromRelu((r ??= relu(x))) : op.forward(x)));
+    if (r && !this.ops.some((op) => startsWithRelu(op) && op.readsRelu())) (r as Tensor).releaseData();
+    const w = this.active.length === weights.shape[weights.rank - 1] ? weights : selectEntries(weights, this.active);
+    const out = weightedSum(outs, w);
+    // Under noGrad (scoring) nothing reads the op outputs again; x itself (skip) is not ours.
+    if (!needsGrad(w)) for (const o of new Set(outs)) if (o !== x && !needsGrad(o)) o.releaseData();
+    return out;
   }
 
   forward(): Tensor {
@@ -48,7 +59,7 @@ export class MixedOp extends Module {
   }
 }
 
-/** The entries of a 1-D tensor at the given (increasing) indices, with gradient. */
+/** The entries at the given (increasing) indices of the last axis, with gradient. */
 function selectEntries(w: Tensor, indices: number[]): Tensor {
   const runs: [number, number][] = [];
   for (const i of indices) {
@@ -56,14 +67,34 @@ function selectEntries(w: Tensor, indices: number[]): Tensor {
     if (last && last[1] === i) last[1] = i + 1;
     else runs.push([i, i + 1]);
   }
-  const parts = runs.map(([a, b]) => slice(w, 0, a, b));
-  return parts.length === 1 ? parts[0] : concat(parts, 0);
+  const axis = w.rank - 1;
+  const parts = runs.map(([a, b]) => slice(w, axis, a, b));
+  return parts.length === 1 ? parts[0] : concat(parts, axis);
 }
 
-/** The rows of softmax(alpha), one [pairs] tensor per edge. */
+/**
+ * The rows of softmax(alpha), one [pairs] tensor per edge; for a population alpha
+ * [G, edges, pairs], one [G, pairs] tensor per edge.
+ */
 export function edgeWeights(alpha: Tensor): Tensor[] {
   const w = softmax(alpha);
+  if (alpha.rank === 3) {
+    const [G, E, P] = alpha.shape;
+    return Array.from({ length: E }, (_, e) => reshape(slice(w, 1, e, e + 1), [G, P]));
+  }
   return Array.from({ length: alpha.shape[0] }, (_, e) => reshape(slice(w, 0, e, e + 1), [alpha.shape[1]]));
+}
+
+/** The alphas a forward uses: the model's own, or a population of the same matrices. */
+function alphasFor(model: Supernet, alphas: Tensor[] | undefined): Tensor[] {
+  if (!alphas) return model.alphas;
+  if (alphas.length !== model.alphas.length) throw new Error(`supernet: ${alphas.length} alpha matrices given, the model has ${model.alphas.length}`);
+  alphas.forEach((a, i) => {
+    const [E, P] = model.alphas[i].shape;
+    const ok = a.rank === 2 ? a.shape[0] === E && a.shape[1] === P : a.rank === 3 && a.shape[1] === E && a.shape[2] === P;
+    if (!ok) throw new Error(`supernet: alpha ${model.alphaNames[i]} ${fmt(a.shape)} must be [${E}, ${P}] or [candidates, ${E}, ${P}]`);
+  });
+  return alphas;
 }
 
 export class SearchCell extends Module {
@@ -125,6 +156,8 @@ export interface Supernet extends Module {
   weightParameters(): Tensor[];
   /** Intermediate nodes per cell (DARTS: 4). */
   readonly steps: number;
+  /** Logits; `alphas` (default: the model's) may be a population, see the header. */
+  forward(x: Tensor, alphas?: Tensor[]): Tensor;
 }
 
 function initAlpha(edges: number, pairs: number, gen: Generator, name: string): Tensor {
@@ -178,9 +211,10 @@ export class DartsSupernet extends Module implements Supernet {
     return this.parameters().filter((p) => !arch.has(p));
   }
 
-  forward(x: Tensor): Tensor {
-    const normal = edgeWeights(this.alphaNormal);
-    const reduce = edgeWeights(this.alphaReduce);
+  forward(x: Tensor, alphas?: Tensor[]): Tensor {
+    const [alphaNormal, alphaReduce] = alphasFor(this, alphas);
+    const normal = edgeWeights(alphaNormal);
+    const reduce = edgeWeights(alphaReduce);
     let s0 = this.stemBn.forward(this.stem.forward(x));
     let s1 = s0;
     for (const cell of this.cells) [s0, s1] = [s1, cell.run(s0, s1, cell.reduction ? reduce : normal)];
@@ -252,8 +286,8 @@ export class Nb201Supernet extends Module implements Supernet {
     return this.parameters().filter((p) => p !== this.alpha);
   }
 
-  forward(x: Tensor): Tensor {
-    const weights = edgeWeights(this.alpha);
+  forward(x: Tensor, alphas?: Tensor[]): Tensor {
+    const weights = edgeWeights(alphasFor(this, alphas)[0]);
     let y = this.stemBn.forward(this.stem.forward(x));
     for (const layer of this.layers) y = layer instanceof Nb201SearchCell ? layer.run(y, weights) : layer.forward(y);
     return tapOutput(this.classifier.forward(this.pool.forward(relu(this.lastBn.forward(y)))));

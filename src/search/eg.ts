@@ -278,6 +278,7 @@ export async function runEgSearch(model: Supernet, data: { train: BatchLoader; v
           return r.value as Batch;
         };
         let best: { x: Float64Array; fitness: number } | null = null;
+        let passSize = 1;
         for (let k = 0; k < c.initialSamples; k++) {
           const rand = splitmix32((c.seed * 7919 + epoch * 131 + k) >>> 0);
           const normal = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
@@ -295,6 +296,7 @@ export async function runEgSearch(model: Supernet, data: { train: BatchLoader; v
             const perPass = candidatesPerPass(c, cands.length, { bytes: pool.peakLiveBytes - liveBefore, largestBuffer: pool.peakBufferBytes },
               gpu().info.limits.maxStorageBufferBindingSize ?? 2 ** 27);
             const s = await scoreCandidates(model, cands.map((cd) => cd.x), batch, perPass);
+            passSize = perPass;
             batch.x.release();
             batch.y.release();
             const fitness = cands.map((cd, i) => s.loss[i] + c.diversityWeight * (s.acc[i] >= ref.acc[0] ? 1 : -1) * cosine(cd.x, current));
@@ -319,7 +321,7 @@ export async function runEgSearch(model: Supernet, data: { train: BatchLoader; v
         candidates += candidatesThisEpoch;
         evolved = true;
         log(`evolution ${searchEpoch + 1}/${c.epochs}: sigma ${sigma.toPrecision(3)}, best fitness ${best!.fitness.toFixed(4)}, ` +
-          `${candidatesThisEpoch} candidates in ${fmtTime(evolveTime)} (${(candidatesThisEpoch / evolveTime).toFixed(1)}/s)`);
+          `${candidatesThisEpoch} candidates in ${fmtTime(evolveTime)} (${(candidatesThisEpoch / evolveTime).toFixed(1)}/s, ${passSize} per pass)`);
         await save(epoch, true, 0);
       }
       // One epoch of SGD on the weights, alphas frozen.

@@ -17,6 +17,8 @@ import { DartsSupernet, type Supernet } from '../src/search/supernet.js';
 import { unrolledAlphaGradients, alphaGradients, DARTS_SEARCH, type DartsConfig } from '../src/search/darts.js';
 import { deriveCell, deriveGenotype } from '../src/search/derive.js';
 import { runDartsSearch } from '../src/search/run.js';
+import { measureSearchMemory, extrapolateMemory } from '../src/search/memory.js';
+import { gpu } from '../src/gpu/runtime.js';
 import { GENOTYPE_PRESETS, parseGenotype } from '../src/models/genotype.js';
 import { syntheticDataset } from '../src/data/synthetic.js';
 import { BatchLoader, type Batch } from '../src/data/loader.js';
@@ -318,5 +320,27 @@ describe('a search where one op is clearly best', () => {
     expect(r.history[r.history.length - 1].validAcc).toBeGreaterThan(0.7);
     model.dispose();
   }, 300_000);
+});
+
+describe('search memory', () => {
+  it('the peak of a step grows linearly with the batch, and extrapolates', async () => {
+    const gen = new Generator(3);
+    const space = parseSpace([{ op: 'max_pool_3x3' }, { op: 'skip_connect', rule: 'usf' }, { op: 'sep_conv_3x3', rule: 'fa' }], 'memory space');
+    const model = new DartsSupernet(space, { C: 2, layers: 3, steps: 2, numClasses: 3, gen });
+    const config: DartsConfig = { ...DARTS_SEARCH, epochs: 1, batchSize: 8, seed: 3, secondOrder: false };
+    const points = measureSearchMemory(model, config, [1, 2, 4, 8], { channels: 3, size: 8, classes: 3 });
+    await gpu().sync();
+    const bytes = points.map((p) => p.bytes);
+    expect(points.every((p) => p.measured)).toBe(true);
+    for (let i = 1; i < bytes.length; i++) expect(bytes[i]).toBeGreaterThan(bytes[i - 1]);
+    // Per image from 2 to 4 and from 4 to 8 agree (size classes round buffers up a little).
+    const slope = (i: number, j: number) => (bytes[j] - bytes[i]) / (points[j].batch - points[i].batch);
+    expect(Math.abs(slope(2, 3) - slope(1, 2)) / slope(2, 3)).toBeLessThan(0.2);
+    const at64 = extrapolateMemory(points, 64);
+    expect(at64.measured).toBe(false);
+    expect(at64.bytes).toBe(Math.round(bytes[3] + 56 * slope(2, 3)));
+    expect(extrapolateMemory(points, 4)).toBe(points[2]);
+    model.dispose();
+  });
 });
 

@@ -112,8 +112,11 @@ async function memoryTable(f: FlagValues, config: DartsConfig, C: number, layers
   for (const p of points) console.log(`  batch ${String(p.batch).padStart(4)}: ${mib(p.bytes)}`);
   const at = extrapolateMemory(points, config.batchSize);
   const budget = 16 * 2 ** 30;
-  console.log(`  batch ${String(at.batch).padStart(4)}: ${mib(at.bytes)}${at.measured ? '' : ' (extrapolated linearly from the two largest)'}; ` +
-    `${at.bytes <= budget ? 'fits' : 'does not fit'} in 16 GiB`);
+  const [p, q] = [...points].sort((a, b) => a.batch - b.batch).slice(-2);
+  const perImage = (q.bytes - p.bytes) / (q.batch - p.batch);
+  const largest = Math.floor(q.batch + (budget - q.bytes) / perImage);
+  console.log(`at the preset's batch ${at.batch}: ${mib(at.bytes)}${at.measured ? '' : ' (extrapolated linearly from the two largest)'}; ` +
+    `${at.bytes <= budget ? 'fits' : `does not fit; batch ${largest} would`} in 16 GiB (${mib(perImage)} per image)`);
   // The encoded steps are still running on the adapter; nothing of them is needed.
   process.exit(0);
 }

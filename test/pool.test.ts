@@ -100,6 +100,24 @@ describe('maxPool2d', () => {
   it("the same with a GPU's tuning (a pixel per thread)", () => withTuning(gpuTuning, checkMaxPool));
   it('the same with 3 pixels per thread (runs cross rows and planes)', () => withTuning(() => ({ pixelsPerThread: 3 }), checkMaxPool));
 
+  it('the forward without argmax (separable at 3x3 stride 1) matches the CPU, with 1 to 8 pixels per thread', async () => {
+    const next = rng(freshSeed('maxpool no argmax'));
+    for (const per of [1, 3, 4, 8]) {
+      await withTuning(() => ({ pixelsPerThread: per }), async () => {
+        for (const shape of [...SHAPES, [2, 3, 1, 1], [1, 2, 2, 9], [2, 1, 9, 2]]) {
+          for (const o of [{ k: 3, s: 1, p: 1 }, { k: 3, s: 1, p: 0 }, { k: 3, s: 2, p: 1 }]) {
+            if (shape[2] + 2 * o.p < 3 || shape[3] + 2 * o.p < 3) continue;
+            const x = randomArray(sizeOf(shape), next, -2, -1); // all negative: padding must not win
+            const { out, argmax } = maxPool2dForward(Tensor.fromData(x, shape), { kernel: o.k, stride: o.s, padding: o.p }, false);
+            expect(argmax).toBeNull();
+            expectClose(await out.data(), maxPoolRef(x, shape, o).out, 1e-6, `no argmax, ${per} per thread, ${desc(shape, o)}`);
+            out.release();
+          }
+        }
+      });
+    }
+  });
+
   it('padding never wins, even over negative inputs, and ties go to the first maximum', async () => {
     const next = rng(freshSeed('maxpool ties'));
     const shape = [3, 5, 7, 7];

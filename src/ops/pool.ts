@@ -11,11 +11,13 @@ import { Tensor, fmt, type Shape } from '../tensor.js';
 import { record, needsGrad } from '../autograd.js';
 import { planReduce, sumRaw, sumBackward } from './reduce.js';
 import maxForwardSource from '../../shaders/pool/max_forward.wgsl';
+import max3ForwardSource from '../../shaders/pool/max3_forward.wgsl';
 import maxBackwardSource from '../../shaders/pool/max_backward.wgsl';
 import avgForwardSource from '../../shaders/pool/avg_forward.wgsl';
 import avgBackwardSource from '../../shaders/pool/avg_backward.wgsl';
 
 const maxForwardKernel = new Kernel('maxpool_forward', maxForwardSource);
+const max3ForwardKernel = new Kernel('maxpool3_forward', max3ForwardSource);
 const maxBackwardKernel = new Kernel('maxpool_backward', maxBackwardSource);
 const avgForwardKernel = new Kernel('avgpool_forward', avgForwardSource);
 const avgBackwardKernel = new Kernel('avgpool_backward', avgBackwardSource);
@@ -100,6 +102,11 @@ export function maxPool2dForward(x: Tensor, opts: Pool2dOptions = {}, storeArgma
   checkInput('maxPool2d', x);
   const geo = poolGeometry('maxPool2d', x.shape, opts);
   const out = Tensor.empty([geo.N, geo.C, geo.Ho, geo.Wo], 'f32', 'maxpool');
+  // 3x3 windows at stride 1 without an argmax (inference, scoring): the separable kernel.
+  if (!storeArgmax && geo.kh === 3 && geo.kw === 3 && geo.sh === 1 && geo.sw === 1) {
+    if (out.size > 0) dispatchRowBlocks(max3ForwardKernel, { x: x.buffer, out: out.buffer }, geo, {});
+    return { out, argmax: null, geo };
+  }
   // Without a stored argmax the binding still needs a buffer: a one-element placeholder.
   const argmax = Tensor.empty(storeArgmax ? out.shape : [1], 'i32', 'maxpool.argmax');
   if (out.size > 0) {

@@ -63,7 +63,9 @@ async function checkCase(c: Case): Promise<void> {
 describe('conv2d kernels against the CPU reference', () => {
   const dense: Case[] = [
     { name: 'dense 3x3 5->7 pad 1, 7x7', N: 3, C: 5, H: 7, W: 7, O: 7, KH: 3, KW: 3, padding: 1, bias: true },
-    { name: 'dense 1x1 5->7, 33x33', N: 3, C: 5, H: 33, W: 33, O: 7, KH: 1, KW: 1 },
+    { name: 'dense 1x1 5->7, 33x33 (a matrix product per image)', N: 3, C: 5, H: 33, W: 33, O: 7, KH: 1, KW: 1 },
+    { name: 'dense 1x1 16->12 with bias, 8x8', N: 3, C: 16, H: 8, W: 8, O: 12, KH: 1, KW: 1, bias: true },
+    { name: 'dense 1x1 8->8 stride 2, 7x7', N: 3, C: 8, H: 7, W: 7, O: 8, KH: 1, KW: 1, stride: 2 },
     { name: 'dense 5x5 4->6 stride 2 pad 2, 33x31', N: 3, C: 4, H: 33, W: 31, O: 6, KH: 5, KW: 5, stride: 2, padding: 2, bias: true },
     { name: 'dense 3x3 dilation 2 pad 2, 3->5, 7x7', N: 3, C: 3, H: 7, W: 7, O: 5, KH: 3, KW: 3, dilation: 2, padding: 2 },
     { name: 'dense 3x3 pad 4 (output larger than input), 2->3, 7x7', N: 3, C: 2, H: 7, W: 7, O: 3, KH: 3, KW: 3, padding: 4 },

@@ -27,6 +27,7 @@ import { Kernel, type OverrideValues, type UniformValue } from '../gpu/kernels.j
 import type { PooledBuffer } from '../gpu/buffers.js';
 import type { ConvTuning } from '../gpu/tuning.js';
 import { Tensor, fmt, type Shape } from '../tensor.js';
+import { matmulRaw } from './matmul.js';
 import { record, exactGradients } from '../autograd.js';
 import forwardSource from '../../shaders/conv/forward.wgsl';
 import depthwiseSource from '../../shaders/conv/depthwise.wgsl';
@@ -225,8 +226,30 @@ export function conv2dForward(x: Tensor, weight: Tensor, params: Conv2dParams = 
     checkF32(op, 'bias', bias);
     if (bias.size !== g.O || bias.rank !== 1) throw new Error(`${op}: bias ${fmt(bias.shape)} does not match weight ${fmt(weight.shape)} (expected [${g.O}])`);
   }
+  if (isPointwise(g) && !bias) return pointwiseProduct(weight, x, [g.N, g.O, g.OH, g.OW], false);
   const out = Tensor.empty([g.N, g.O, g.OH, g.OW]);
   runForward(g, x, weight, bias, out);
+  return out;
+}
+
+/** A 1x1 conv at stride 1 without padding or groups is a matrix product per image. */
+function isPointwise(g: Geometry): boolean {
+  return g.KH === 1 && g.KW === 1 && g.sH === 1 && g.sW === 1 && g.pH === 0 && g.pW === 0 && g.groups === 1 && g.N > 0 && g.H * g.W > 0;
+}
+
+/**
+ * out[n] = M x[n] (forward, M = W [O, C]) or M^T x[n] (input gradient, M = F, x = g): the
+ * batched matmul with a shared left operand, which register-blocks better than the conv loop.
+ */
+function pointwiseProduct(m: Tensor, x: Tensor, shape: number[], transpose: boolean): Tensor {
+  const [O, C] = m.shape;
+  const m2 = m.view([O, C]);
+  const x3 = x.view([x.shape[0], x.shape[1], x.shape[2] * x.shape[3]]);
+  const y = matmulRaw(m2, x3, { transA: transpose });
+  m2.release();
+  x3.release();
+  const out = y.view(shape);
+  y.release();
   return out;
 }
 
@@ -250,6 +273,7 @@ export function conv2dBackwardInput(grad: Tensor, F: Tensor, inputShape: Shape, 
   checkF32(op, 'matrix', F);
   const g = geometry(op, inputShape, F.shape, params);
   checkGradShape(op, g, grad);
+  if (isPointwise(g)) return pointwiseProduct(F, grad, [g.N, g.C, g.H, g.W], true);
   const dx = Tensor.empty([g.N, g.C, g.H, g.W]);
   const tune = convTuning();
   const dw = tune.depthwise;

@@ -114,6 +114,14 @@ function sumBatch(full: Tensor, shape: Shape): Tensor {
   return out;
 }
 
+/** matmul without a gradient: for ops that are a matrix product inside (1x1 convs). */
+export function matmulRaw(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  const { gemm: g, shape } = plan(a, b, !!opts.transA, !!opts.transB);
+  const out = Tensor.empty(shape);
+  gemm(a, b, null, out, g);
+  return out;
+}
+
 /**
  * C = op(A) op(B), f32, row-major. A is [M, K] ([K, M] with transA), B is [K, N] ([N, K] with
  * transB); either may carry a leading batch dimension (3-D), the other then being shared by

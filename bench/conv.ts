@@ -3,7 +3,7 @@
 // tfjs runs the same computation on NHWC tensors (its native layout), with filters laid out
 // [kh, kw, in, out] (depthwise: [kh, kw, C, 1]); the layout is noted in each case name.
 
-import { randomArray as random, bionasRun, tfjsRun, type BenchCase, type Runnable } from './harness.js';
+import { randomArray as random, bionasRun, tfjsRun, type BenchCase } from './harness.js';
 import { Tensor } from '../src/tensor.js';
 import {
   conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, convOutputShape, type Conv2dParams,

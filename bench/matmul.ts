@@ -1,7 +1,7 @@
 // Matmul and linear-layer benchmark cases: square products (compared with tf.matMul on the
 // same adapter) and the small linear shapes a DARTS-style search runs every step.
 
-import { randomArray as random, bionasRun, tfjsRun, type BenchCase, type Runnable } from './harness.js';
+import { randomArray as random, bionasRun, tfjsRun, type BenchCase } from './harness.js';
 import { Tensor } from '../src/tensor.js';
 import { matmul, linear, linearBackwardInput, linearBackwardWeight, linearBackwardBias } from '../src/ops/matmul.js';
 

@@ -1,7 +1,7 @@
 // DARTS plumbing benchmark cases: the MixedOp weighted sum (forward and backward: dxs and the
 // weight gradient) and a channel concat, the two ops every supernet edge and cell runs.
 
-import { randomArray as random, bionasRun, tfjsRun, type BenchCase, type Runnable } from './harness.js';
+import { randomArray as random, bionasRun, tfjsRun, type BenchCase } from './harness.js';
 import { Tensor } from '../src/tensor.js';
 import { weightedSumInto, weightedSumBackward } from '../src/ops/mixed.js';
 import { concatRaw } from '../src/ops/concat.js';

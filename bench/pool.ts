@@ -4,7 +4,7 @@
 // with public ops and kernels (tf.grad would need tfjs-core's gradient registry, which its
 // Node build does not load): the same arithmetic tfjs's own gradients run.
 
-import { randomArray, bionasRun, tfjsRun, type BenchCase, type Runnable } from './harness.js';
+import { randomArray, bionasRun, tfjsRun, type BenchCase } from './harness.js';
 import { Tensor } from '../src/tensor.js';
 import { maxPool2dForward, avgPool2dForward, maxPool2dBackward } from '../src/ops/pool.js';
 import { batchNorm2dForward, batchNorm2dBackward } from '../src/ops/batchnorm.js';

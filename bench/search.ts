@@ -4,7 +4,7 @@
 
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import type { BenchCase, Runnable } from './harness.js';
-import { Tensor, scope, keep } from '../src/tensor.js';
+import { scope, keep } from '../src/tensor.js';
 import { backward } from '../src/autograd.js';
 import { Generator, randomNormal } from '../src/ops/random.js';
 import { mul } from '../src/ops/elementwise.js';

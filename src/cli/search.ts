@@ -10,7 +10,7 @@ import { DARTS_SEARCH, BIONAS_SEARCH, type DartsConfig } from '../search/darts.j
 import { runDartsSearch } from '../search/run.js';
 import { describeDerived, type DerivedResult } from '../search/outputs.js';
 import { runEgSearch, EG_SEARCH, type EgConfig } from '../search/eg.js';
-import { measureSearchMemory, extrapolateMemory } from '../search/memory.js';
+import { measureSearchMemory, extrapolateMemory, memoryPerImage } from '../search/memory.js';
 import { parseFlags, helpText, type FlagTable, type FlagValues } from './flags.js';
 import { writeTextAtomic } from '../nn/state.js';
 import { DATA_FLAGS, loadData, defaultRunDir } from './common.js';
@@ -112,8 +112,7 @@ async function memoryTable(f: FlagValues, config: DartsConfig, C: number, layers
   for (const p of points) console.log(`  batch ${String(p.batch).padStart(4)}: ${mib(p.bytes)}`);
   const at = extrapolateMemory(points, config.batchSize);
   const budget = 16 * 2 ** 30;
-  const [p, q] = [...points].sort((a, b) => a.batch - b.batch).slice(-2);
-  const perImage = (q.bytes - p.bytes) / (q.batch - p.batch);
+  const { perImage, largest: q } = memoryPerImage(points);
   const largest = Math.floor(q.batch + (budget - q.bytes) / perImage);
   console.log(`at the preset's batch ${at.batch}: ${mib(at.bytes)}${at.measured ? '' : ' (extrapolated linearly from the two largest)'}; ` +
     `${at.bytes <= budget ? 'fits' : `does not fit; batch ${largest} would`} in 16 GiB (${mib(perImage)} per image)`);

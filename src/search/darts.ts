@@ -10,11 +10,12 @@
 import { Tensor, scope, keep } from '../tensor.js';
 import { backward, noGrad } from '../autograd.js';
 import { axpy, addInto, scale, copy, copyInto } from '../ops/elementwise.js';
+import { weightUpdate } from '../train/step.js';
 import { fillInPlace } from '../ops/fill.js';
 import { crossEntropy, countCorrect } from '../ops/loss.js';
 import { SGD } from '../optim/sgd.js';
 import { Adam } from '../optim/adam.js';
-import { clipGradNorm, globalNorm } from '../optim/clip.js';
+import { globalNorm } from '../optim/clip.js';
 import { learningRate } from '../optim/schedule.js';
 import { clearOutputError } from '../nn/rules.js';
 import type { Batch } from '../data/loader.js';
@@ -184,15 +185,7 @@ export async function searchStep(model: Supernet, train: Batch, valid: Batch, c:
   scope(() => {
     frozen(alphas, () => {
       const { loss, logits } = lossOf(model, train);
-      backward(loss);
-      clearOutputError();
-      if (c.gradClip > 0) clipGradNorm(weights, c.gradClip);
-      wOpt.step(lr);
-      wOpt.zeroGrad();
-      noGrad(() => {
-        addInto(stats.trainLoss, scale(loss, train.x.shape[0]));
-        addInto(stats.trainCorrect, countCorrect(logits, train.y));
-      });
+      weightUpdate(loss, logits, train.y, weights, wOpt, lr, c.gradClip, { loss: stats.trainLoss, correct: stats.trainCorrect });
     });
   });
 }

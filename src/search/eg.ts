@@ -18,17 +18,14 @@
 // GPU and are read once per generation.
 
 import { Tensor, scope, keep } from '../tensor.js';
-import { backward, noGrad } from '../autograd.js';
-import { addInto, scale } from '../ops/elementwise.js';
+import { noGrad } from '../autograd.js';
 import { fillInPlace } from '../ops/fill.js';
 import { concat, slice } from '../ops/concat.js';
 import { withBatchGroups } from '../ops/batchnorm.js';
 import { gpu } from '../gpu/runtime.js';
 import { crossEntropy, countCorrect } from '../ops/loss.js';
 import { SGD } from '../optim/sgd.js';
-import { clipGradNorm } from '../optim/clip.js';
 import { learningRate } from '../optim/schedule.js';
-import { clearOutputError } from '../nn/rules.js';
 import { splitmix32 } from '../data/dataset.js';
 import type { Batch, BatchLoader } from '../data/loader.js';
 import type { Generator } from '../ops/random.js';
@@ -37,6 +34,7 @@ import { optimizerTensors, restoreOptimizer } from '../train/checkpoint.js';
 import { Progress, fmtTime } from '../train/progress.js';
 import { lineChart } from '../viz/chart.js';
 import { CMAES } from './cmaes.js';
+import { weightUpdate } from '../train/step.js';
 import { frozen } from './darts.js';
 import type { Supernet } from './supernet.js';
 import { readAlphas, snapshot, derive, describeDerived, writeSearchOutputs, type AlphaSnapshot, type DerivedResult } from './outputs.js';
@@ -289,7 +287,6 @@ export async function runEgSearch(model: Supernet, data: { train: BatchLoader; v
             const cands = es.ask();
             // The current architecture alone first: its pass measures what a candidate costs.
             const pool = gpu().pool;
-            await gpu().sync();
             pool.resetPeak();
             const liveBefore = pool.liveBytes;
             const ref = await scoreCandidates(model, [current], batch);
@@ -336,16 +333,7 @@ export async function runEgSearch(model: Supernet, data: { train: BatchLoader; v
       for (const b of data.train.epoch(epoch, nextBatch)) {
         scope(() => frozen(model.alphas, () => {
           const logits = model.forward(b.x);
-          const loss = crossEntropy(logits, b.y);
-          backward(loss);
-          clearOutputError();
-          if (c.gradClip > 0) clipGradNorm(weights, c.gradClip);
-          opt.step(lr);
-          opt.zeroGrad();
-          noGrad(() => {
-            addInto(lossSum, scale(loss, b.x.shape[0]));
-            addInto(correct, countCorrect(logits, b.y));
-          });
+          weightUpdate(crossEntropy(logits, b.y), logits, b.y, weights, opt, lr, c.gradClip, { loss: lossSum, correct });
         }));
         seen += b.x.shape[0];
         b.x.release();

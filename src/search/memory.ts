@@ -47,13 +47,18 @@ export function measureSearchMemory(model: Supernet, config: DartsConfig, batche
   return points;
 }
 
+/** Bytes per image between the two largest measured batches, and the largest point. */
+export function memoryPerImage(points: MemoryPoint[]): { perImage: number; largest: MemoryPoint } {
+  const sorted = [...points].sort((a, b) => a.batch - b.batch);
+  if (sorted.length < 2) throw new Error('memoryPerImage: needs two measured batch sizes');
+  const [p, q] = sorted.slice(-2);
+  return { perImage: (q.bytes - p.bytes) / (q.batch - p.batch), largest: q };
+}
+
 /** Peak bytes at `batch`, linear through the two largest measured points (or the point itself). */
 export function extrapolateMemory(points: MemoryPoint[], batch: number): MemoryPoint {
   const exact = points.find((p) => p.batch === batch);
   if (exact) return exact;
-  const sorted = [...points].sort((a, b) => a.batch - b.batch);
-  if (sorted.length < 2) throw new Error('extrapolateMemory: needs two measured batch sizes');
-  const [p, q] = sorted.slice(-2);
-  const perImage = (q.bytes - p.bytes) / (q.batch - p.batch);
-  return { batch, bytes: Math.round(q.bytes + (batch - q.batch) * perImage), measured: false };
+  const { perImage, largest } = memoryPerImage(points);
+  return { batch, bytes: Math.round(largest.bytes + (batch - largest.batch) * perImage), measured: false };
 }

@@ -7,22 +7,21 @@
 // accuracy accumulate in GPU tensors read back every `logEvery` steps, never inside a step.
 
 import { Tensor, scope, keep } from '../tensor.js';
-import { backward, noGrad } from '../autograd.js';
+import { noGrad } from '../autograd.js';
 import { add, scale, addInto } from '../ops/elementwise.js';
 import { fillInPlace } from '../ops/fill.js';
 import { crossEntropy, countCorrect } from '../ops/loss.js';
 import { SGD } from '../optim/sgd.js';
 import { Adam } from '../optim/adam.js';
-import { clipGradNorm } from '../optim/clip.js';
 import { learningRate, type ScheduleName } from '../optim/schedule.js';
 import { Generator } from '../ops/random.js';
 import type { Module } from '../nn/module.js';
-import { clearOutputError } from '../nn/rules.js';
 import { alignmentReport, type LayerAlignment } from '../nn/alignment.js';
 import { BatchLoader } from '../data/loader.js';
 import { saveCheckpoint, loadCheckpoint, restoreOptimizer, type Optimizer } from './checkpoint.js';
 import { loadInto, writeTextAtomic } from '../nn/state.js';
 import { Progress, fmtTime } from './progress.js';
+import { weightUpdate } from './step.js';
 import { lineChart } from '../viz/chart.js';
 
 export interface TrainConfig {
@@ -196,15 +195,7 @@ export async function train(model: TrainableModel, data: { train: BatchLoader; v
           const { logits, aux } = model.forwardTrain ? model.forwardTrain(batch.x) : { logits: model.forward(batch.x), aux: null };
           let loss = crossEntropy(logits, batch.y, { labelSmoothing: c.labelSmoothing });
           if (aux && c.auxWeight > 0) loss = add(loss, scale(crossEntropy(aux, batch.y, { labelSmoothing: c.labelSmoothing }), c.auxWeight));
-          backward(loss);
-          clearOutputError();
-          if (c.gradClip > 0) clipGradNorm(params, c.gradClip);
-          opt.step(lr);
-          opt.zeroGrad();
-          noGrad(() => {
-            addInto(lossSum, scale(loss, batch.x.shape[0]));
-            addInto(correct, countCorrect(logits, batch.y));
-          });
+          weightUpdate(loss, logits, batch.y, params, opt, lr, c.gradClip, { loss: lossSum, correct });
         });
         seen += batch.x.shape[0];
         batch.x.release();

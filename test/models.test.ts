@@ -30,37 +30,45 @@ describe('CIFAR ResNets', () => {
   });
 
   for (const rule of RULE_NAMES) {
-    it(`ResNet-20 with ${rule} lowers its training loss in a few steps`, async () => {
+    it(`ResNet-20 with ${rule} lowers its training loss in a few epochs`, async () => {
       const seed = freshSeed(`resnet20 ${rule}`);
       const gen = new Generator(seed);
       const model = new CifarResNet({ depth: 20, numClasses: 4, rule, gen });
       // 8x8 images: two stride-2 stages leave 2x2 maps; small enough for CI on a CPU.
       const data = syntheticDataset({ count: 48, classes: 4, size: 8, seed, noise: 15 });
       const loader = new BatchLoader(data, { batchSize: 16, shuffle: true, seed });
-      // DFA needs a small rate (Biotorch: 0.001); 0.003 shows the drop within these few steps.
-      const opt = new SGD(model.parameters(), { lr: rule === 'dfa' ? 0.003 : 0.05, momentum: 0.9 });
-      const losses: number[] = [];
-      for (let epoch = 0; epoch < 5; epoch++) {
+      // The loss over all 48 images, not the last batches': single batches of 16 swing by 2x.
+      const all = new BatchLoader(data, { batchSize: 48, shuffle: false });
+      const wholeSetLoss = async (): Promise<number> => {
+        const [b] = [...all.epoch(0)];
+        const l = noGrad(() => crossEntropy(model.forward(b.x), b.y));
+        const v = await l.item();
+        l.release();
+        b.x.release();
+        b.y.release();
+        return v;
+      };
+      const before = await wholeSetLoss();
+      // Feedback rules follow a mismatched gradient, and a deep FA net diverges at BP's rate
+      // with momentum 0.9; Biotorch uses 0.001 for DFA.
+      const lr = rule === 'bp' ? 0.05 : rule === 'dfa' ? 0.003 : 0.02;
+      const opt = new SGD(model.parameters(), { lr, momentum: 0.9 });
+      for (let epoch = 0; epoch < 6; epoch++) {
         for (const b of loader.epoch(epoch)) {
-          const loss = scope(() => {
-            const l = crossEntropy(model.forward(b.x), b.y);
-            backward(l);
+          scope(() => {
+            backward(crossEntropy(model.forward(b.x), b.y));
             clearOutputError();
             opt.step();
             opt.zeroGrad();
-            return l;
           });
-          losses.push(await loss.item());
-          loss.release();
           b.x.release();
           b.y.release();
         }
       }
-      const first = (losses[0] + losses[1] + losses[2]) / 3;
-      const last = losses.slice(-3).reduce((a, b) => a + b, 0) / 3;
-      console.log(`resnet20 ${rule}: ${first.toFixed(3)} -> ${last.toFixed(3)}`);
-      // FA learns a deep net slowly (Biotorch: 32% error on ResNet-20 after 250 epochs): a 10% drop suffices here.
-      expect(last).toBeLessThan(first * 0.9);
+      const after = await wholeSetLoss();
+      console.log(`resnet20 ${rule}: whole-set loss ${before.toFixed(3)} -> ${after.toFixed(3)}`);
+      // Over 8 seeds the smallest drop was DFA's, to 0.51 of the start; FA's worst 0.27.
+      expect(after).toBeLessThan(before * 0.75);
       model.dispose();
     }, 120_000);
   }

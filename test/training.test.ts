@@ -78,7 +78,7 @@ describe('learning happens under every rule', () => {
     });
   }
 
-  it('under FA the angle between B and W falls below 90 degrees and keeps decreasing', async () => {
+  it('under FA the classifier\'s W turns towards its fixed B, well below 90 degrees, and stays there', async () => {
     const seed = freshSeed('fa alignment');
     const model = smallCnn('fa', new Generator(seed));
     // The classifier aligns first (Lillicrap et al. 2016); the convs below it follow slowly.
@@ -89,9 +89,10 @@ describe('learning happens under every rule', () => {
     await trainSteps(model, 60, seed, 0.05); // the same task, trained further
     const a2 = await angle();
     console.log(`FA angle of the classifier: ${a0.toFixed(1)} -> ${a1.toFixed(1)} -> ${a2.toFixed(1)} degrees`);
-    expect(a1).toBeLessThan(90);
-    expect(a2).toBeLessThan(a1);
-    expect(a1).toBeLessThan(a0);
+    // Over 8 seeds: a0 74-111, a1 47-60, a2 0.6-2.3 below a1. With W^T in place of B (BP) W
+    // would wander independently of B and stay near 90 degrees.
+    expect(a1).toBeLessThan(Math.min(a0, 90) - 10);
+    expect(a2).toBeLessThan(a1 + 2);
     model.dispose();
   });
 });

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what bionas needs on a fresh machine: npm packages, and on a machine without a GPU
 # the Mesa packages through which Dawn's OpenGL backend runs on the CPU (llvmpipe).
+# With --browser also Chromium, for the tests that run the browser bundle (test/browser.test.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+browser=0
+[ "${1:-}" = "--browser" ] && browser=1
 
 if [ ! -d node_modules/webgpu ] || [ ! -d node_modules/vitest ]; then
   # npm ci reproduces the lock file exactly; fall back to npm install if the lock cannot be used.
@@ -15,6 +18,10 @@ if [ ! -d node_modules/webgpu ] || [ ! -d node_modules/vitest ]; then
 fi
 
 MESA_PKGS="libegl1 libegl-mesa0 libgl1-mesa-dri"
+if [ "$browser" = 1 ] && [ -z "${BIONAS_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1 \
+  && ! command -v chromium-browser >/dev/null 2>&1 && ! command -v google-chrome >/dev/null 2>&1; then
+  MESA_PKGS="$MESA_PKGS chromium"
+fi
 if [ "$(uname -s)" = "Linux" ]; then
   missing=""
   for p in $MESA_PKGS; do
@@ -22,13 +29,13 @@ if [ "$(uname -s)" = "Linux" ]; then
   done
   if [ -n "$missing" ] && command -v dpkg-query >/dev/null 2>&1; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-      echo "bionas setup: installing the CPU WebGPU fallback (Mesa llvmpipe):$missing"
+      echo "bionas setup: installing$missing (Mesa EGL/llvmpipe: the CPU WebGPU fallback; chromium: the browser tests)"
       DEBIAN_FRONTEND=noninteractive apt-get update -qq
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
     else
-      echo "bionas setup: the CPU WebGPU fallback needs these Debian/Ubuntu packages:$missing" >&2
+      echo "bionas setup: missing Debian/Ubuntu packages:$missing" >&2
       echo "  install them as root:  apt-get install$missing" >&2
-      echo "  (a machine with a Vulkan GPU driver does not need them)" >&2
+      echo "  (Mesa's are the CPU WebGPU fallback, not needed with a Vulkan GPU driver; chromium runs the browser tests)" >&2
     fi
   elif ! command -v dpkg-query >/dev/null 2>&1 && ! ldconfig -p 2>/dev/null | grep -q libEGL.so.1; then
     echo "bionas setup: not a Debian system; if no GPU is present install Mesa's EGL and llvmpipe (libEGL, mesa dri drivers)." >&2

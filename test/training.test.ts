@@ -136,7 +136,7 @@ describe('state files', () => {
 });
 
 describe('trainer checkpoints', () => {
-  it('a run stopped mid-epoch and resumed ends with the same weights as an uninterrupted run', async () => {
+  it('a run stopped mid-epoch, or by an AbortSignal, and resumed ends with the same weights as an uninterrupted run', async () => {
     const seed = freshSeed('resume');
     const data = syntheticDataset({ count: 96, classes: 4, size: 10, seed });
     const config: TrainConfig = { ...DEFAULT_TRAIN, epochs: 2, batchSize: 16, lr: 0.05, logEvery: 2, seed, gradClip: 5 };
@@ -162,8 +162,25 @@ describe('trainer checkpoints', () => {
     for (const [[n, a], [, b]] of full.namedTensors().map((e, i) => [e, resumed.namedTensors()[i]] as const)) {
       expect(await b.data(), n).toEqual(await a.data());
     }
-    full.dispose();
     resumed.dispose();
+
+    // An AbortSignal (a page's stop button) stops a run the same way: here at the end of epoch 1.
+    const abortDir = mkdtempSync(join(tmpdir(), 'bionas-abort-'));
+    const stop = new AbortController();
+    const abortedGen = new Generator(seed);
+    const aborted = smallCnn('brsf', abortedGen);
+    const r3 = await train(aborted, loaders(), config, { gen: abortedGen, runDir: abortDir, signal: stop.signal, log: (line) => line.startsWith('epoch 1/') && stop.abort() });
+    expect(r3.stopped).toBe(true);
+    expect(r3.history).toHaveLength(1);
+    aborted.dispose();
+    const againGen = new Generator(seed + 7);
+    const again = smallCnn('brsf', againGen);
+    expect((await train(again, loaders(), config, { gen: againGen, runDir: abortDir, resume: true, log: quiet })).stopped).toBe(false);
+    for (const [[n, a], [, b]] of full.namedTensors().map((e, i) => [e, again.namedTensors()[i]] as const)) {
+      expect(await b.data(), n).toEqual(await a.data());
+    }
+    full.dispose();
+    again.dispose();
   }, 300_000);
 });
 

@@ -123,15 +123,23 @@ function nativeName(): BackendName {
   return 'vulkan';
 }
 
-async function openBrowser(): Promise<OpenedDevice> {
+export interface DeviceOptions {
+  /** Browsers only: 'compatibility' asks for such an adapter first (Chromium serves its OpenGL ES
+   *  adapter, e.g. Mesa llvmpipe, only at that level); the default tries core, then compatibility. */
+  featureLevel?: 'core' | 'compatibility';
+}
+
+async function openBrowser(options: DeviceOptions): Promise<OpenedDevice> {
   const gpu: GPU | undefined = (globalThis as any).navigator?.gpu;
   if (!gpu) throw new Error('this browser exposes no WebGPU (navigator.gpu is undefined)');
   const skipped: string[] = [];
-  const opened = (await openWith(gpu, 'browser', 'core', skipped)) ?? (await openWith(gpu, 'browser', 'compatibility', skipped));
+  const levels: ('core' | 'compatibility')[] = options.featureLevel === 'compatibility' ? ['compatibility'] : ['core', 'compatibility'];
+  let opened: OpenedDevice | null = null;
+  for (const level of levels) opened ??= await openWith(gpu, 'browser', level, skipped);
   if (!opened) throw new Error(`no WebGPU adapter in this browser (${skipped.join('; ')})`);
   return opened;
 }
 
-export async function openDevice(): Promise<OpenedDevice> {
-  return isNode() ? openNode(requestedBackend()) : openBrowser();
+export async function openDevice(options: DeviceOptions = {}): Promise<OpenedDevice> {
+  return isNode() ? openNode(requestedBackend()) : openBrowser(options);
 }

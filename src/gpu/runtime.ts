@@ -7,7 +7,7 @@
 // its kernel's name as label, so the error names the kernel.
 
 import { BufferPool } from './buffers.js';
-import { openDevice, type DeviceInfo } from './device.js';
+import { openDevice, type DeviceInfo, type DeviceOptions } from './device.js';
 import { Recorder } from './encoder.js';
 import { Kernel, PipelineCache, type OverrideValues, type UniformValue, type CompiledKernel } from './kernels.js';
 import { chooseTuning, type Tuning } from './tuning.js';
@@ -114,10 +114,10 @@ let current: Runtime | null = null;
 let opening: Promise<Runtime> | null = null;
 
 /** Opens the device once per process; later calls return the same runtime. */
-export async function initGpu(): Promise<Runtime> {
+export async function initGpu(options: DeviceOptions = {}): Promise<Runtime> {
   if (current) return current;
   if (!opening) {
-    opening = openDevice().then((opened) => {
+    opening = openDevice(options).then((opened) => {
       current = new Runtime(opened.device, opened.info, opened.destroy);
       return current;
     });

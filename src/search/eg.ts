@@ -32,6 +32,7 @@ import type { Generator } from '../ops/random.js';
 import { saveTensors, readState, loadInto, writeTextAtomic } from '../nn/state.js';
 import { optimizerTensors, restoreOptimizer } from '../train/checkpoint.js';
 import { Progress, fmtTime } from '../train/progress.js';
+import { StopRequest } from '../train/stop.js';
 import { lineChart } from '../viz/chart.js';
 import { CMAES } from './cmaes.js';
 import { weightUpdate } from '../train/step.js';
@@ -190,6 +191,8 @@ export interface EgOptions {
   resume?: boolean;
   gen: Generator;
   stopAfterSteps?: number;
+  /** Aborting it stops the search at the next step, with a checkpoint (e.g. a page's stop button). */
+  signal?: AbortSignal;
   log?: (s: string) => void;
   describe?: Record<string, unknown>;
 }
@@ -243,14 +246,7 @@ export async function runEgSearch(model: Supernet, data: { train: BatchLoader; v
       describe: o.describe ?? null,
     });
   };
-  let stop = false;
-  const onSignal = () => {
-    if (stop) process.exit(130);
-    stop = true;
-    log('\nstopping: saving a checkpoint (Ctrl-C again to quit at once)');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stop = new StopRequest(log, { signal: o.signal, afterSteps: o.stopAfterSteps });
   const lossSum = keep(Tensor.empty([1]));
   const correct = keep(Tensor.empty([1]));
   let stepsThisRun = 0;
@@ -344,7 +340,7 @@ export async function runEgSearch(model: Supernet, data: { train: BatchLoader; v
           const [l, a] = await Promise.all([lossSum.data(), correct.data()]);
           bar.update(b.index + 1, { loss: l[0] / seen, acc: a[0] / seen, 'img/s': Math.round((seen - seenAtStart) / ((performance.now() - started) / 1000)) });
         }
-        if ((stop || (o.stopAfterSteps !== undefined && stepsThisRun >= o.stopAfterSteps)) && !last) {
+        if (stop.due(stepsThisRun) && !last) {
           bar.done();
           const [l, a] = await Promise.all([lossSum.data(), correct.data()]);
           await save(epoch, evolved, b.index + 1, { loss: l[0], correct: a[0], seen });
@@ -371,14 +367,13 @@ export async function runEgSearch(model: Supernet, data: { train: BatchLoader; v
         if (generations.length) writeEvolutionSvg(path!.join(o.runDir, 'evolution.svg'), generations, fs!);
       }
       await save(epoch + 1, false, 0);
-      if (stop && epoch + 1 < totalEpochs) {
+      if (stop.due(stepsThisRun) && epoch + 1 < totalEpochs) {
         log(`stopped after epoch ${epoch + 1}; continue with --resume ${o.runDir}`);
         return { derived, history, generations, alphas: alphaHistory, stopped: true, seconds: elapsed + (performance.now() - runStart) / 1000, evolveSeconds, candidates };
       }
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.dispose();
     lossSum.release();
     correct.release();
     opt.zeroGrad();

@@ -10,6 +10,7 @@ import type { BatchLoader } from '../data/loader.js';
 import { saveTensors, readState, loadInto } from '../nn/state.js';
 import { optimizerTensors, restoreOptimizer } from '../train/checkpoint.js';
 import { Progress, fmtTime } from '../train/progress.js';
+import { StopRequest } from '../train/stop.js';
 import { searchStep, makeOptimizers, newStats, readStats, releaseStats, searchLr, type DartsConfig } from './darts.js';
 import type { Supernet } from './supernet.js';
 import { readAlphas, snapshot, derive, describeDerived, writeSearchOutputs, type AlphaSnapshot, type DerivedResult } from './outputs.js';
@@ -31,6 +32,8 @@ export interface SearchOptions {
   resume?: boolean;
   gen: Generator;
   stopAfterSteps?: number;
+  /** Aborting it stops the search at the next step, with a checkpoint (e.g. a page's stop button). */
+  signal?: AbortSignal;
   log?: (s: string) => void;
   /** Saved into genotype.json and checkpoints (how to rebuild the supernet). */
   describe?: Record<string, unknown>;
@@ -80,14 +83,7 @@ export async function runDartsSearch(model: Supernet, data: { train: BatchLoader
     });
   };
 
-  let stop = false;
-  const onSignal = () => {
-    if (stop) process.exit(130);
-    stop = true;
-    log('\nstopping: saving a checkpoint (Ctrl-C again to quit at once)');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stop = new StopRequest(log, { signal: o.signal, afterSteps: o.stopAfterSteps });
   const runStart = performance.now();
   const stats = newStats();
   let stepsThisRun = 0;
@@ -133,7 +129,7 @@ export async function runDartsSearch(model: Supernet, data: { train: BatchLoader
           const secs = (performance.now() - started) / 1000;
           bar.update(train.index + 1, { loss: s.trainLoss, acc: s.trainAcc, 'val acc': s.validAcc, 'img/s': Math.round((2 * (seen - seenAtStart)) / secs) });
         }
-        if ((stop || (o.stopAfterSteps !== undefined && stepsThisRun >= o.stopAfterSteps)) && !last) {
+        if (stop.due(stepsThisRun) && !last) {
           bar.done();
           const s = await Promise.all([stats.trainLoss.data(), stats.trainCorrect.data(), stats.validLoss.data(), stats.validCorrect.data()]);
           await save(epoch, train.index + 1, { trainLoss: s[0][0], trainCorrect: s[1][0], validLoss: s[2][0], validCorrect: s[3][0], seen });
@@ -160,14 +156,13 @@ export async function runDartsSearch(model: Supernet, data: { train: BatchLoader
         await writeSearchOutputs(o.runDir, model.space, derived, alphaHistory, { epoch: epoch + 1, describe: o.describe ?? null });
       }
       await save(epoch + 1, 0);
-      if (stop && epoch + 1 < c.epochs) {
+      if (stop.due(stepsThisRun) && epoch + 1 < c.epochs) {
         log(`stopped after epoch ${epoch + 1}; continue with --resume ${o.runDir}`);
         return { derived, history, alphas: alphaHistory, stopped: true, peakBytes, seconds: elapsed + (performance.now() - runStart) / 1000 };
       }
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.dispose();
     releaseStats(stats);
     for (const opt of [wOpt, aOpt]) {
       opt.zeroGrad();

@@ -1,13 +1,22 @@
 // A one-line progress bar on a terminal (epoch, step, loss, accuracy, images/s, ETA);
-// quiet when output is not a TTY, where only the per-epoch summary lines are printed.
+// quiet when output is not a TTY (and in a browser), where only the per-epoch summary lines are
+// printed.
+
+interface Terminal {
+  isTTY?: boolean;
+  columns?: number;
+  write(text: string): unknown;
+}
+
+const stderr: Terminal | null = typeof process !== 'undefined' && process.stderr ? process.stderr : null;
 
 export class Progress {
   private readonly tty: boolean;
   private started = Date.now();
   private lastDraw = 0;
 
-  constructor(private total: number, private label = '', stream: NodeJS.WriteStream = process.stderr, private out = stream) {
-    this.tty = !!stream.isTTY && !process.env.CI;
+  constructor(private total: number, private label = '', private out: Terminal | null = stderr) {
+    this.tty = !!out?.isTTY && !process.env.CI;
   }
 
   /** `done` steps of `total`; fields are shown as key value. */
@@ -22,12 +31,12 @@ export class Progress {
     const eta = done > 0 ? (elapsed / done) * (this.total - done) : 0;
     const text = Object.entries(fields).map(([k, v]) => `${k} ${typeof v === 'number' ? fmtNum(v) : v}`).join('  ');
     const line = `${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${this.total}  ${text}  eta ${fmtTime(eta)}`;
-    this.out.write(`\r${line.slice(0, (this.out.columns ?? 160) - 1)}\x1b[K`);
+    this.out!.write(`\r${line.slice(0, (this.out!.columns ?? 160) - 1)}\x1b[K`);
   }
 
   /** Ends the bar's line. */
   done(): void {
-    if (this.tty) this.out.write('\r\x1b[K');
+    if (this.tty) this.out!.write('\r\x1b[K');
   }
 }
 

@@ -21,6 +21,7 @@ import { BatchLoader } from '../data/loader.js';
 import { saveCheckpoint, loadCheckpoint, restoreOptimizer, type Optimizer } from './checkpoint.js';
 import { loadInto, writeTextAtomic } from '../nn/state.js';
 import { Progress, fmtTime } from './progress.js';
+import { StopRequest } from './stop.js';
 import { weightUpdate } from './step.js';
 import { lineChart } from '../viz/chart.js';
 
@@ -82,6 +83,8 @@ export interface TrainOptions {
   gen: Generator;
   /** Stop (as a signal would) after this many steps of this run: tests of resume. */
   stopAfterSteps?: number;
+  /** Aborting it stops the run at the next step, with a checkpoint (e.g. a page's stop button). */
+  signal?: AbortSignal;
   /** Log per-layer alignment angles each epoch (models with learning rules). */
   logAlignment?: boolean;
   log?: (line: string) => void;
@@ -154,15 +157,7 @@ export async function train(model: TrainableModel, data: { train: BatchLoader; v
     log(`resumed from ${ckptPath}: epoch ${epoch + 1}, batch ${nextBatch}`);
   }
 
-  // Signals ask for a checkpoint at the next step boundary, then a clean stop.
-  let stopRequested = false;
-  const onSignal = () => {
-    if (stopRequested) process.exit(130);
-    stopRequested = true;
-    log('\nstopping: saving a checkpoint (Ctrl-C again to quit at once)');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stop = new StopRequest(log, { signal: o.signal, afterSteps: o.stopAfterSteps });
 
   const save = async (ep: number, batch: number, sums = { lossSum: 0, correct: 0, seen: 0 }) => {
     if (!ckptPath) return;
@@ -209,16 +204,13 @@ export async function train(model: TrainableModel, data: { train: BatchLoader; v
           const secs = (performance.now() - started) / 1000;
           bar.update(batch.index + 1, { loss: shownLoss, acc: shownAcc, 'img/s': Math.round((seen - seenAtStart) / secs), lr });
         }
-        if (stopRequested || (o.stopAfterSteps !== undefined && stepsThisRun >= o.stopAfterSteps)) {
-          if (!last) {
-            bar.done();
-            const [ls, cs] = await Promise.all([lossSum.data(), correct.data()]);
-            await save(epoch, batch.index + 1, { lossSum: ls[0], correct: cs[0], seen });
-            stopped = true;
-            log(`stopped at epoch ${epoch + 1}, batch ${batch.index + 1}/${steps}${ckptPath ? `; resume with --resume (${ckptPath})` : ''}`);
-            return { history, stopped, final: history[history.length - 1] ?? null };
-          }
-          stopRequested = true;
+        if (stop.due(stepsThisRun) && !last) {
+          bar.done();
+          const [ls, cs] = await Promise.all([lossSum.data(), correct.data()]);
+          await save(epoch, batch.index + 1, { lossSum: ls[0], correct: cs[0], seen });
+          stopped = true;
+          log(`stopped at epoch ${epoch + 1}, batch ${batch.index + 1}/${steps}${ckptPath ? `; resume with --resume (${ckptPath})` : ''}`);
+          return { history, stopped, final: history[history.length - 1] ?? null };
         }
       }
       bar.done();
@@ -249,15 +241,14 @@ export async function train(model: TrainableModel, data: { train: BatchLoader; v
         writeCurves(path!.join(o.runDir, 'curves.svg'), history, fs!);
       }
       await save(epoch + 1, 0);
-      if (stopRequested && epoch + 1 < c.epochs) {
+      if (stop.due(stepsThisRun) && epoch + 1 < c.epochs) {
         stopped = true;
         log(`stopped after epoch ${epoch + 1}; resume with --resume`);
         return { history, stopped, final: record };
       }
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.dispose();
     lossSum.release();
     correct.release();
     opt.zeroGrad();

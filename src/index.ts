@@ -45,3 +45,4 @@ export { alphaHeatmapSvg } from './viz/heatmap.js';
 export { lineChart } from './viz/chart.js';
 export { syntheticDataset } from './data/synthetic.js';
 export { BatchLoader } from './data/loader.js';
+export { split as splitDataset } from './data/dataset.js';

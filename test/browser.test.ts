@@ -8,15 +8,16 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { build } from 'esbuild';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freshSeed } from './util.js';
+import { parseGenotype, type Genotype } from '../src/models/genotype.js';
 import type { PageReport } from './browser/page.js';
+import { staticFiles } from '../scripts/serve.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const bundle = join(root, 'dist/bionas.browser.mjs');
 
 function findChromium(): string | null {
   if (process.env.BIONAS_CHROMIUM) return process.env.BIONAS_CHROMIUM;
@@ -39,7 +40,8 @@ beforeAll(async () => {
     throw new Error('browser tests need Chromium: run `bash scripts/setup.sh --browser` as root on Debian/Ubuntu ' +
       '(apt-get install chromium), or set BIONAS_CHROMIUM to a Chromium/Chrome binary');
   }
-  if (!existsSync(bundle)) execFileSync(process.execPath, ['build.mjs'], { cwd: root, stdio: 'inherit' });
+  // Always rebuilt (about a second), so the page never runs a bundle older than the sources.
+  execFileSync(process.execPath, ['build.mjs'], { cwd: root, stdio: 'inherit' });
   work = mkdtempSync(join(tmpdir(), 'bionas-browser-'));
   // The page imports the bundle by URL at run time; esbuild bundles only the page and the CPU references.
   const out = await build({
@@ -53,13 +55,15 @@ afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true, maxRetries: 5 });
 });
 
-/** Serves the page and the bundle on localhost, opens Chromium on it, and waits for the report. */
-async function runPage(flags: string[], query: string, timeoutMs: number): Promise<PageReport> {
+const files = staticFiles(root);
+
+/** Serves the repository and the test page on localhost, opens Chromium at `path`, and waits for the report. */
+async function runPage<Report = PageReport>(flags: string[], path: string, timeoutMs: number): Promise<Report> {
   let browser: ChildProcess | null = null;
   let server: Server | null = null;
   let stderr = '';
   try {
-    return await new Promise<PageReport>((done, fail) => {
+    return await new Promise<Report>((done, fail) => {
       server = createServer((req, res) => {
         const url = new URL(req.url ?? '/', 'http://localhost');
         if (req.method === 'POST' && url.pathname === '/report') {
@@ -67,27 +71,26 @@ async function runPage(flags: string[], query: string, timeoutMs: number): Promi
           req.on('data', (d) => (body += d));
           req.on('end', () => {
             res.end();
-            done(JSON.parse(body) as PageReport);
+            done(JSON.parse(body) as Report);
           });
           return;
         }
-        const files: Record<string, [string, string]> = {
-          '/': ['text/html', '<!doctype html><meta charset="utf-8"><title>bionas</title><script type="module" src="/page.mjs"></script>'],
-          '/page.mjs': ['text/javascript', pageScript],
-          '/dist/bionas.browser.mjs': ['text/javascript', readFileSync(bundle, 'utf8')],
+        const page: Record<string, [string, string]> = {
+          '/test/': ['text/html', '<!doctype html><meta charset="utf-8"><title>bionas</title><script type="module" src="/test/page.mjs"></script>'],
+          '/test/page.mjs': ['text/javascript', pageScript],
         };
-        const file = files[url.pathname];
-        res.statusCode = file ? 200 : 404;
-        if (file) res.setHeader('content-type', file[0]);
-        res.end(file?.[1] ?? '');
+        const file = page[url.pathname];
+        if (!file) return files(req, res);
+        res.setHeader('content-type', file[0]);
+        res.end(file[1]);
       });
       server.listen(0, '127.0.0.1', () => {
         const { port } = server!.address() as { port: number };
+        // Its own process group, so the GPU and renderer processes it starts die with it.
         browser = spawn(chromium!, [
           '--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--no-first-run', '--disable-background-networking',
           '--disable-component-update', '--disable-sync', '--disable-quic', `--user-data-dir=${mkdtempSync(join(work, 'profile-'))}`,
-          ...flags, `http://127.0.0.1:${port}/${query}`,
-          // Its own process group, so the GPU and renderer processes it starts die with it.
+          ...flags, `http://127.0.0.1:${port}${path}`,
         ], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, EGL_PLATFORM: 'surfaceless' }, detached: true });
         browser.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
         browser.on('exit', (code) => fail(new Error(`Chromium exited (${code}) before the page reported:\n${stderr}`)));
@@ -115,7 +118,7 @@ function expectAllPass(report: PageReport, what: string): void {
 describe('the browser bundle in headless Chromium', () => {
   it('SwiftShader (core): kernels match the CPU, a small CNN trains under FA, a tiny search derives a genotype', async () => {
     const seed = freshSeed('browser swiftshader');
-    const report = await runPage([], `?seed=${seed}`, 300_000);
+    const report = await runPage([], `/test/?seed=${seed}`, 300_000);
     const info = report.adapter as { featureLevel: string; architecture: string };
     console.log(`adapter: ${JSON.stringify(info)}`);
     expect(info.featureLevel).toBe('core');
@@ -126,10 +129,26 @@ describe('the browser bundle in headless Chromium', () => {
 
   it('Mesa llvmpipe through ANGLE (compatibility level): the same checks', async () => {
     const seed = freshSeed('browser llvmpipe');
-    const report = await runPage(['--use-webgpu-adapter=opengles', '--use-angle=gl-egl'], `?seed=${seed}&level=compatibility`, 300_000);
+    const report = await runPage(['--use-webgpu-adapter=opengles', '--use-angle=gl-egl'], `/test/?seed=${seed}&level=compatibility`, 300_000);
     const info = report.adapter as { featureLevel: string; description: string; vendor: string };
     console.log(`adapter: ${JSON.stringify(info)}`);
     expect(info.featureLevel).toBe('compatibility');
     expectAllPass(report, 'llvmpipe');
+  }, 320_000);
+
+  it('the example page (examples/browser/) runs its search and draws the cells and alpha heat maps', async () => {
+    const seed = freshSeed('browser example');
+    const r = await runPage<{ error?: string; genotype: Genotype; stopped: boolean; epochs: number; figures: string[]; log: string }>(
+      [], `/examples/browser/?auto&report&seed=${seed}`, 300_000);
+    expect(r.error).toBeUndefined();
+    console.log(r.log);
+    expect(r.stopped).toBe(false);
+    expect(r.epochs).toBe(3);
+    expect(r.figures).toHaveLength(4);
+    for (const svg of r.figures) expect(svg).toMatch(/^<svg[\s\S]*<\/svg>$/);
+    const shown = join(tmpdir(), 'bionas-browser-example.html');
+    writeFileSync(shown, `<!doctype html><meta charset="utf-8"><pre>${r.log}</pre>${r.figures.join('\n')}`);
+    console.log(`the page's figures: ${shown}`);
+    expect(() => parseGenotype(r.genotype, 'the example page')).not.toThrow();
   }, 320_000);
 });

@@ -134,7 +134,8 @@ async function main(): Promise<PageReport> {
     const gen = new b.Generator(seed);
     const space = b.parseSpace([{ op: 'none' }, { op: 'max_pool_3x3' }, { op: 'skip_connect', rule: 'usf' }, { op: 'sep_conv_3x3', rule: 'frsf' }, { op: 'dil_conv_3x3', rule: 'fa' }], 'page space');
     const model = new b.DartsSupernet(space, { C: 2, layers: 3, steps: 2, numClasses: 3, gen });
-    const loader = (offset: number) => new b.BatchLoader(b.syntheticDataset({ count: 32, classes: 3, size: 8, seed: seed + offset }), { batchSize: 8, shuffle: true, seed, dropLast: true });
+    const halves = b.splitDataset(b.syntheticDataset({ count: 64, classes: 3, size: 8, seed }), 32, seed);
+    const loader = (half: number) => new b.BatchLoader(halves[half], { batchSize: 8, shuffle: true, seed: seed + half, dropLast: true });
     const before = await Promise.all(model.alphas.map((a) => a.data()));
     const r = await b.runDartsSearch(model, { train: loader(0), valid: loader(1) }, { ...b.DARTS_SEARCH, epochs: 2, batchSize: 8, logEvery: 2, seed, secondOrder: false },
       { gen, log: () => {} });

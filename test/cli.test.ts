@@ -33,7 +33,7 @@ describe('bionas command line', () => {
 
   it('a training run killed with SIGTERM and resumed ends where an uninterrupted run ends', async () => {
     const base = ['train', '--model', 'resnet20', '--rule', 'brsf', '--dataset', 'synthetic', '--synthetic-size', '96', '--image-size', '8',
-      '--batch', '16', '--epochs', '2', '--seed', '3', '--preset', 'quick', '--log-every', '1'];
+      '--batch', '16', '--epochs', '3', '--seed', '3', '--preset', 'quick', '--log-every', '1'];
     const whole = mkdtempSync(join(tmpdir(), 'bionas-cli-whole-'));
     expect(run([...base, '--run', whole]).code).toBe(0);
 
@@ -42,7 +42,8 @@ describe('bionas command line', () => {
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
-    // Kill once training has begun: the first line after "model:" is printed at the start of training.
+    // Kill once training has begun: "model:" is printed at its start. Each epoch took ~5 s on a
+    // 2-core llvmpipe machine, so the signal lands in epoch 1 there, or later on a faster one.
     await new Promise<void>((resolve) => {
       const poll = setInterval(() => {
         if (out.includes('model:')) {
@@ -53,7 +54,7 @@ describe('bionas command line', () => {
     });
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code, out).toBe(0);
-    expect(out).toMatch(/stopped at epoch 1, batch \d+\/6|stopped after epoch 1/);
+    expect(out).toMatch(/stopped at epoch [123], batch \d+\/6|stopped after epoch [12]/);
     expect(existsSync(join(killed, 'checkpoint.bin'))).toBe(true);
     const resumed = run([...base, '--run', killed, '--resume']);
     expect(resumed.code, resumed.out).toBe(0);

@@ -62,8 +62,10 @@ describe('initialisers', () => {
       const t = Tensor.empty(CONV);
       init(t);
       const s = stats(await t.data());
-      expect(Math.abs(s.mean) / std, name).toBeLessThan(0.03);
-      expect(Math.abs(s.std / std - 1), name).toBeLessThan(0.02);
+      // 19,008 draws: standard errors 0.0073 (mean / std) and 0.0051 (normal std); both bounds
+      // are over 5.5 of them, while a wrong gain or fan is off by 28% or more.
+      expect(Math.abs(s.mean) / std, name).toBeLessThan(0.04);
+      expect(Math.abs(s.std / std - 1), name).toBeLessThan(0.03);
       if (kind === 'uniform') {
         const bound = Math.sqrt(3) * std;
         expect(s.min, name).toBeGreaterThanOrEqual(Math.fround(-bound));

@@ -87,6 +87,8 @@ describe('batchNorm2d', () => {
       // [64, 3, 17, 17]: 18496 values per channel, several chunks.
       for (const shape of [[3, 5, 7, 7], [4, 3, 1, 2], [64, 3, 17, 17]]) await runCase({ shape, affine: true, training: true }, next);
       await runCase({ shape: [3, 5, 7, 7], affine: false, training: false }, next);
+      // Without affine parameters the backward starts from the output (partial sums mode 2).
+      for (const shape of [[3, 5, 7, 7], [64, 3, 17, 17]]) await runCase({ shape, affine: false, training: true }, next);
     }));
 
   it('evaluation: running statistics normalise, the backward is a per-channel scale', async () => {

@@ -8,7 +8,9 @@
 //   MODE 0 (forward):  sum(d), sum(d * d) with d = x - (the group's first x of channel c) (a
 //                      shift close to the mean keeps the variance free of cancellation), g and
 //                      mean unused;
-//   MODE 1 (backward): sum(g), sum(g * (x - mean[gc])).
+//   MODE 1 (backward): sum(g), sum(g * (x - mean[gc]));
+//   MODE 2 (backward from the output, affine = false: x is xhat, centred): sum(g), sum(g * x),
+//                      mean unused.
 // Bindings: params (uniform), x, g, mean (read), partial (written: 2 * C * S values).
 // Entry points:
 //   group_main  grid (S, G * C), chunks of gc's flat r = n * HW + hw; WG threads (a power
@@ -45,8 +47,10 @@ fn group_main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
   var center: f32;
   if (MODE == 0u) {
     center = x[base];
-  } else {
+  } else if (MODE == 1u) {
     center = mean[gc];
+  } else {
+    center = 0.0;
   }
   var acc = vec2<f32>(0.0, 0.0);
   var r = r0 + lid.x;
@@ -99,8 +103,10 @@ fn thread_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   var center: f32;
   if (MODE == 0u) {
     center = x[(grp * params.Ng * C + c) * HW];
-  } else {
+  } else if (MODE == 1u) {
     center = mean[gc];
+  } else {
+    center = 0.0;
   }
   let start = plane * HW + sp * params.chunk;
   let end = plane * HW + min((sp + 1u) * params.chunk, HW);

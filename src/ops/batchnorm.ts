@@ -21,7 +21,6 @@ import { gpu } from '../gpu/runtime.js';
 import { Kernel } from '../gpu/kernels.js';
 import { Tensor, fmt } from '../tensor.js';
 import { record, isGradEnabled } from '../autograd.js';
-import { fillInPlace } from './fill.js';
 import partialSource from '../../shaders/batchnorm/partial.wgsl';
 import statsSource from '../../shaders/batchnorm/stats.wgsl';
 import coefSource from '../../shaders/batchnorm/backward_coef.wgsl';
@@ -82,11 +81,11 @@ function dims(x: Tensor): { N: number; C: number; HW: number; M: number } {
 }
 
 /**
- * Per-channel partial sums (mode 0: of x, mode 1: of g and g * (x - mean)) into [C, S, 2].
+ * Per-channel partial sums (mode 0: of x; mode 1: of g and g * (x - mean); mode 2: of g and g * x) into [C, S, 2].
  * GPUs: a workgroup per chunk of a channel (grid S x C). llvmpipe (tuning.reduceByThreads):
  * a thread per contiguous run inside an (n, c) plane. S = 0 for an empty batch.
  */
-function partialSums(x: Tensor, g: Tensor | null, mean: Tensor | null, mode: 0 | 1, G = 1): { partial: Tensor; S: number } {
+function partialSums(x: Tensor, g: Tensor | null, mean: Tensor | null, mode: 0 | 1 | 2, G = 1): { partial: Tensor; S: number } {
   const rt = gpu();
   const { N, C, HW } = dims(x);
   const Ng = N / G;
@@ -202,10 +201,8 @@ export function batchNorm2dBackward(
   const { C, M } = dims(x);
   // The sums are needed for the parameter gradients, and in training for dx.
   const needSums = want.weight || want.bias || (want.x && saved.training);
-  // From the output y = xhat the sums are centred at 0, not at the mean.
-  const zeros = needSums && fromOutput ? fillInPlace(Tensor.empty([C], 'f32', 'batchnorm.zero'), 0) : null;
-  const { partial, S } = needSums ? partialSums(x, g, zeros ?? saved.stats, 1) : { partial: null, S: 0 };
-  zeros?.release();
+  // From the output y = xhat the sums are centred at 0, not at the mean (mode 2).
+  const { partial, S } = needSums ? partialSums(x, g, saved.stats, fromOutput ? 2 : 1) : { partial: null, S: 0 };
   const dweight = Tensor.empty([C], 'f32', 'batchnorm.dweight');
   const dbias = Tensor.empty([C], 'f32', 'batchnorm.dbias');
   const coef = Tensor.empty([4, C], 'f32', 'batchnorm.coef');

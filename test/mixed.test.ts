@@ -48,7 +48,12 @@ describe('weightedSum (MixedOp)', () => {
       backward(out, Tensor.fromData(R, shape));
       const want = weightedSumBackwardRef(R, xsData, wData);
       for (let k = 0; k < N; k++) expectClose(await xs[k].grad!.data(), want.dxs[k], 1e-6, `dx${k}`);
-      expectClose(await w.grad!.data(), want.dw, 1e-5, 'dweights');
+      // dweights[k] = sum_i R_i x_k,i may cancel to far below its terms (N = 1 has no other
+      // entry to set the scale), so its float32 error is judged against sum_i |R_i x_k,i|.
+      const dw = await w.grad!.data();
+      const termScale = Math.max(...xsData.map((x) => x.reduce((s, v, i) => s + Math.abs(v * R[i]), 0)));
+      const dwError = Math.max(...want.dw.map((v, k) => Math.abs(dw[k] - v)));
+      expect(dwError / termScale, 'dweights').toBeLessThan(1e-5);
     });
   }
 

@@ -81,6 +81,38 @@ describe('GPU errors become thrown errors', () => {
     await expect(rt().sync()).rejects.toThrow(/too_small_binding/);
   });
 
+  it('textures: written by one kernel, fetched by the next; a buffer for a texture slot and a released texture are refused', async () => {
+    const write = new Kernel('texture_write', `
+@group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
+@group(0) @binding(1) var dst: texture_storage_2d<rgba32float, write>;
+@compute @workgroup_size(1) fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  textureStore(dst, vec2<u32>(id.x, id.y), src[id.y * 3u + id.x]);
+}`);
+    const read = new Kernel('texture_read', `
+@group(0) @binding(0) var src: texture_2d<f32>;
+@group(0) @binding(1) var<storage, read_write> dst: array<vec4<f32>>;
+@compute @workgroup_size(1) fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  dst[id.x * 2u + id.y] = textureLoad(src, vec2<i32>(i32(id.x), i32(id.y)), 0) * 2.0;
+}`);
+    const next = rng(freshSeed('texture round trip'));
+    const data = randomArray(3 * 2 * 4, next);
+    const a = Tensor.fromData(data, [2, 3, 4]);
+    const out = Tensor.empty([3, 2, 4]);
+    const tex = rt().textures.acquire(3, 2, 'test');
+    rt().dispatch(write, { src: a.buffer, dst: tex }, {}, [3, 2]);
+    rt().dispatch(read, { src: tex, dst: out.buffer }, {}, [3, 2]);
+    // out[x, y] = 2 * a[y, x]: the texel at (x, y) holds row y, column x of a.
+    const want = new Float64Array(24);
+    for (let y = 0; y < 2; y++) for (let x = 0; x < 3; x++) for (let e = 0; e < 4; e++) want[(x * 2 + y) * 4 + e] = 2 * data[(y * 3 + x) * 4 + e];
+    expectClose(await out.data(), want, 1e-6, 'texture round trip');
+    expect(() => rt().dispatch(read, { src: a.buffer as any, dst: out.buffer }, {}, [1])).toThrow(/kernel texture_read: binding 'src' takes a texture/);
+    expect(() => rt().dispatch(write, { src: tex as any, dst: tex }, {}, [1])).toThrow(/kernel texture_write: binding 'src' takes a buffer/);
+    rt().textures.release(tex);
+    expect(() => rt().dispatch(read, { src: tex, dst: out.buffer }, {}, [1])).toThrow(/binding 'src' is a released texture/);
+    expect(() => rt().textures.release(tex)).toThrow(/released twice/);
+    expect(() => rt().textures.acquire(rt().textures.maxDimension + 1, 1, 'too wide')).toThrow(/too wide: a \d+ x 1 texture exceeds/);
+  });
+
   it('a buffer bound both read and written in one dispatch is refused, naming the kernel and bindings', () => {
     const t = Tensor.fromData([1, 2, 3], [3]);
     expect(() => axpy(t, t, 2)).toThrow(/kernel binary\[.*\]: bindings '[ab]' and 'out' are the same buffer, and one of them is written/);

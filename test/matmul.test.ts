@@ -27,10 +27,17 @@ async function withTuning(changes: () => Partial<Tuning>, fn: () => Promise<void
 /** The tile shapes tuning.ts gives a hardware GPU (workgroup-memory tiles), run here on llvmpipe. */
 const gpuTuning = () => {
   const t = chooseTuning({ ...rt().info, isSoftware: false });
-  return { matmul: t.matmul, matmulSmall: t.matmulSmall, matmulLargeWork: t.matmulLargeWork };
+  return { matmul: t.matmul, matmulSmall: t.matmulSmall, matmulLargeWork: t.matmulLargeWork, matmulTexture: t.matmulTexture };
 };
-/** Every problem takes the large-problem tiles (on llvmpipe: 32x32 blocks per thread). */
-const largeTiles = () => ({ matmulLargeWork: 0 });
+/** Every problem takes the storage-buffer kernel with the large-problem tiles (on llvmpipe: 32x32 blocks per thread). */
+const largeTiles = () => ({ matmulLargeWork: 0, matmulTexture: null });
+/** Every problem takes the storage-buffer kernel (matmul.wgsl). */
+const bufferPath = () => ({ matmulTexture: null });
+/** Every problem, however small, goes through textures (matmul_texture.wgsl) with these tiles. */
+const texturePath = (WG: number, TM: number, TN: number) => () => ({ matmulTexture: { WG, TM, TN, minWork: 0 } });
+
+/** Dispatches of kernels whose label starts with `name` so far. */
+const dispatched = (name: string) => [...rt().recorder.counts].filter(([k]) => k.startsWith(name + '[') || k === name).reduce((s, [, n]) => s + n, 0);
 
 const combos: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
 const label = (tA: boolean, tB: boolean) => `${tA ? 'A^T' : 'A'}${tB ? ' B^T' : ' B'}`;
@@ -51,11 +58,26 @@ describe('matmul forward', () => {
   // Odd sizes, sizes past a tile edge, a K tail, and multiples of 4 (vec4 loads) with edges.
   const sizes: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [33, 17, 65], [65, 129, 31], [36, 20, 44]];
   for (const [tA, tB] of combos) {
-    it(`${label(tA, tB)} on awkward sizes`, async () => {
-      const next = rng(freshSeed(`matmul ${label(tA, tB)}`));
-      for (const [M, K, N] of sizes) await checkProduct(M, K, N, tA, tB, next);
-    });
+    it(`${label(tA, tB)} on awkward sizes, from storage buffers`, () =>
+      withTuning(bufferPath, async () => {
+        const next = rng(freshSeed(`matmul ${label(tA, tB)}`));
+        for (const [M, K, N] of sizes) await checkProduct(M, K, N, tA, tB, next);
+      }));
   }
+
+  it('through textures (CPU rasterisers): awkward sizes, every layout, batches, shared operands, bias', async () => {
+    const next = rng(freshSeed('matmul textures'));
+    const before = dispatched('matmul_texture');
+    // The default tiles, an odd row count with one column group, every column group (~10 s cold).
+    for (const [WG, TM, TN] of [[8, 16, 16], [3, 5, 4], [2, 3, 32]]) {
+      await withTuning(texturePath(WG, TM, TN), async () => {
+        for (const [tA, tB] of combos) for (const [M, K, N] of sizes) await checkProduct(M, K, N, tA, tB, next);
+        await checkBatched(3, 7, 9, 5, next);
+        await checkLinear(33, 65, 17, next);
+      });
+    }
+    expect(dispatched("matmul_texture")).toBeGreaterThanOrEqual(before + 3 * (4 * sizes.length + 3 * 4 + 4));
+  });
 
   // One layout only: on llvmpipe the 32x32 shader takes ~30 s to compile on a cold Mesa cache.
   // A^T with vec4 loads along M, vec4 loads of B, a K tail, and ragged 32-row/column edges.
@@ -74,7 +96,20 @@ describe('matmul forward', () => {
 
   it('batched: both operands batched, B shared, A shared', async () => {
     const next = rng(freshSeed('matmul batched'));
-    const [Z, M, K, N] = [3, 7, 9, 5];
+    await withTuning(bufferPath, () => checkBatched(3, 7, 9, 5, next));
+  });
+
+  it('empty dimensions give empty or zero results', async () => {
+    const a = Tensor.fromData([], [0, 3]);
+    const b = Tensor.fromData([1, 2, 3, 4, 5, 6], [3, 2]);
+    expect(matmul(a, b).shape).toEqual([0, 2]);
+    const z = matmul(Tensor.fromData([], [2, 0]), Tensor.fromData([], [0, 3]));
+    expect(Array.from(await z.data())).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+});
+
+/** Both operands batched, B shared by every batch, A shared by every batch: every layout. */
+async function checkBatched(Z: number, M: number, K: number, N: number, next: () => number): Promise<void> {
     for (const [tA, tB] of combos) {
       const A = randomArray(Z * M * K, next);
       const B = randomArray(Z * K * N, next);
@@ -94,16 +129,7 @@ describe('matmul forward', () => {
       expectClose(await c3.data(), matmulRef(A, B, M, K, N, { transA: tA, transB: tB, batch: Z, sharedA: true }), 1e-4, `shared A ${label(tA, tB)}`);
       for (const t of [ta, tb, c, tb2, c2, ta3, c3]) t.release();
     }
-  });
-
-  it('empty dimensions give empty or zero results', async () => {
-    const a = Tensor.fromData([], [0, 3]);
-    const b = Tensor.fromData([1, 2, 3, 4, 5, 6], [3, 2]);
-    expect(matmul(a, b).shape).toEqual([0, 2]);
-    const z = matmul(Tensor.fromData([], [2, 0]), Tensor.fromData([], [0, 3]));
-    expect(Array.from(await z.data())).toEqual([0, 0, 0, 0, 0, 0]);
-  });
-});
+}
 
 describe('matmul gradients', () => {
   it('dA and dB for every transpose combination, against the CPU and finite differences', async () => {

@@ -7,12 +7,17 @@
 // the last write win; the arena is written once, just before its submit.
 
 import type { PooledBuffer } from './buffers.js';
+import type { PooledTexture } from './textures.js';
 import type { CompiledKernel, UniformValue } from './kernels.js';
 
 const ARENA_BYTES = 1 << 20;
 const MAX_DISPATCHES_PER_SUBMIT = 4096;
 
-export type Binding = PooledBuffer;
+/** What a kernel binding takes: a pooled buffer, or a pooled texture for texture slots. */
+export type Binding = PooledBuffer | PooledTexture;
+
+const isTexture = (b: Binding): b is PooledTexture => (b as PooledTexture).kind === 'texture';
+const writes = (kind: string) => kind === 'read_write' || kind === 'storage_texture';
 
 /** A dispatch as recorded, so the profiler can replay it alone. */
 export interface CapturedDispatch {
@@ -101,21 +106,24 @@ export class Recorder {
     // Bind groups are cached by the buffers they hold: a training step binds the same pooled
     // buffers every iteration, so after the first step no bind group is created.
     let key = String(k.id);
-    const bound = new Map<number, string>();
+    const bound = new Map<string, string>();
     for (const slot of kernel.bindings) {
       if (slot.kind === 'uniform') continue;
       const b = buffers[slot.name];
       if (!b) throw new Error(`kernel ${k.label}: binding '${slot.name}' not given`);
-      if (b.refs <= 0) throw new Error(`kernel ${k.label}: binding '${slot.name}' is a released buffer`);
-      // WebGPU forbids a buffer bound writable and bound again in one dispatch; Dawn only
+      const wantsTexture = slot.kind === 'texture' || slot.kind === 'storage_texture';
+      if (wantsTexture !== isTexture(b)) throw new Error(`kernel ${k.label}: binding '${slot.name}' takes a ${wantsTexture ? 'texture' : 'buffer'}`);
+      if (b.refs <= 0) throw new Error(`kernel ${k.label}: binding '${slot.name}' is a released ${wantsTexture ? 'texture' : 'buffer'}`);
+      // WebGPU forbids a resource bound writable and bound again in one dispatch; Dawn only
       // notices at the end of the pass, without naming the dispatch, so check here.
-      const other = bound.get(b.id);
-      if (other !== undefined && (slot.kind === 'read_write' || kernel.bindings.find((s) => s.name === other)!.kind === 'read_write')) {
-        throw new Error(`kernel ${k.label}: bindings '${other}' and '${slot.name}' are the same buffer, and one of them is written`);
+      const ident = (isTexture(b) ? 't' : '') + b.id;
+      const other = bound.get(ident);
+      if (other !== undefined && (writes(slot.kind) || writes(kernel.bindings.find((s) => s.name === other)!.kind))) {
+        throw new Error(`kernel ${k.label}: bindings '${other}' and '${slot.name}' are the same ${wantsTexture ? 'texture' : 'buffer'}, and one of them is written`);
       }
-      bound.set(b.id, slot.name);
+      bound.set(ident, slot.name);
       b.lastUse = this.serial;
-      key += ':' + b.id;
+      key += ':' + ident;
     }
     for (const name in buffers) {
       if (!kernel.bindings.some((s) => s.name === name)) throw new Error(`kernel ${k.label}: no binding named '${name}'`);
@@ -126,11 +134,11 @@ export class Recorder {
       group = this.device.createBindGroup({
         label: k.label,
         layout: k.layout,
-        entries: kernel.bindings.map((slot) =>
-          slot.kind === 'uniform'
-            ? { binding: slot.binding, resource: { buffer: this.arena, offset: 0, size: kernel.uniformSize } }
-            : { binding: slot.binding, resource: { buffer: buffers[slot.name].buffer } },
-        ),
+        entries: kernel.bindings.map((slot) => {
+          if (slot.kind === 'uniform') return { binding: slot.binding, resource: { buffer: this.arena, offset: 0, size: kernel.uniformSize } };
+          const b = buffers[slot.name];
+          return { binding: slot.binding, resource: isTexture(b) ? b.view : { buffer: b.buffer } };
+        }),
       });
       this.bindGroups.set(key, group);
     }
@@ -147,13 +155,13 @@ export class Recorder {
     this.counts.set(k.label, (this.counts.get(k.label) ?? 0) + 1);
   }
 
-  copy(src: Binding, dst: Binding, bytes: number, srcOffset = 0, dstOffset = 0): void {
+  copy(src: PooledBuffer, dst: PooledBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
     src.lastUse = dst.lastUse = this.serial;
     this.endPass().copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
   }
 
   /** CPU data into a buffer. If commands not yet submitted use that buffer, submit them first. */
-  writeBuffer(dst: Binding, data: ArrayBufferView, dstOffset = 0): void {
+  writeBuffer(dst: PooledBuffer, data: ArrayBufferView, dstOffset = 0): void {
     if (dst.lastUse === this.serial) this.flush();
     this.device.queue.writeBuffer(dst.buffer, dstOffset, data.buffer, data.byteOffset, data.byteLength);
   }
@@ -190,7 +198,7 @@ export class Recorder {
   }
 
   /** Copies `bytes` of a buffer to the CPU. Submits pending work first. */
-  async read(src: Binding, bytes: number, srcOffset = 0): Promise<ArrayBuffer> {
+  async read(src: PooledBuffer, bytes: number, srcOffset = 0): Promise<ArrayBuffer> {
     const size = Math.ceil(bytes / 4) * 4;
     const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' });
     this.endPass().copyBufferToBuffer(src.buffer, srcOffset, staging, 0, size);

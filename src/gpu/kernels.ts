@@ -19,7 +19,9 @@ interface UniformMember {
 export interface BindingSlot {
   name: string;
   binding: number;
-  kind: 'uniform' | 'read' | 'read_write';
+  /** read / read_write: storage buffers; texture: a sampled texture_2d<f32> (read with
+   *  textureLoad); storage_texture: a write-only texture_storage_2d<rgba32float>. */
+  kind: 'uniform' | 'read' | 'read_write' | 'texture' | 'storage_texture';
 }
 
 export class Kernel {
@@ -44,7 +46,22 @@ export class Kernel {
     }
     for (const s of reflect.storage) {
       if (s.group !== 0) throw new Error(`kernel ${name}: bindings must be in group 0 (${s.name})`);
-      this.bindings.push({ name: s.name, binding: s.binding, kind: s.access === 'read_write' ? 'read_write' : 'read' });
+      if (s.type.name.startsWith('texture_storage')) {
+        const format = (s.type as any).format?.name;
+        if (s.type.name !== 'texture_storage_2d' || format !== 'rgba32float' || s.access !== 'write') {
+          throw new Error(`kernel ${name}: storage texture ${s.name} must be texture_storage_2d<rgba32float, write>`);
+        }
+        this.bindings.push({ name: s.name, binding: s.binding, kind: 'storage_texture' });
+      } else {
+        this.bindings.push({ name: s.name, binding: s.binding, kind: s.access === 'read_write' ? 'read_write' : 'read' });
+      }
+    }
+    for (const t of reflect.textures) {
+      if (t.group !== 0) throw new Error(`kernel ${name}: bindings must be in group 0 (${t.name})`);
+      if (t.type.name !== 'texture_2d' || (t.type as any).format?.name !== 'f32') {
+        throw new Error(`kernel ${name}: texture ${t.name} must be texture_2d<f32>`);
+      }
+      this.bindings.push({ name: t.name, binding: t.binding, kind: 'texture' });
     }
     this.bindings.sort((a, b) => a.binding - b.binding);
     const uniforms = reflect.uniforms;
@@ -127,13 +144,15 @@ export class PipelineCache {
     const device = this.device;
     device.pushErrorScope('validation');
     const module = device.createShaderModule({ code: kernel.source, label });
-    const entries: GPUBindGroupLayoutEntry[] = kernel.bindings.map((b) => ({
-      binding: b.binding,
-      visibility: GPUShaderStage.COMPUTE,
-      buffer: b.kind === 'uniform'
-        ? { type: 'uniform', hasDynamicOffset: true }
-        : { type: b.kind === 'read' ? 'read-only-storage' : 'storage' },
-    }));
+    const entries: GPUBindGroupLayoutEntry[] = kernel.bindings.map((b) => {
+      const entry = { binding: b.binding, visibility: GPUShaderStage.COMPUTE };
+      if (b.kind === 'texture') return { ...entry, texture: { sampleType: 'unfilterable-float', viewDimension: '2d' } };
+      if (b.kind === 'storage_texture') return { ...entry, storageTexture: { access: 'write-only', format: 'rgba32float', viewDimension: '2d' } };
+      return {
+        ...entry,
+        buffer: b.kind === 'uniform' ? { type: 'uniform', hasDynamicOffset: true } : { type: b.kind === 'read' ? 'read-only-storage' : 'storage' },
+      };
+    });
     const layout = device.createBindGroupLayout({ entries, label });
     const pipeline = device.createComputePipeline({
       label,

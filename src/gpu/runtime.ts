@@ -8,10 +8,10 @@
 
 import { BufferPool } from './buffers.js';
 import { openDevice, type DeviceInfo, type DeviceOptions } from './device.js';
-import { Recorder } from './encoder.js';
+import { Recorder, type Binding } from './encoder.js';
+import { TexturePool } from './textures.js';
 import { Kernel, PipelineCache, type OverrideValues, type UniformValue, type CompiledKernel } from './kernels.js';
 import { chooseTuning, type Tuning } from './tuning.js';
-import type { PooledBuffer } from './buffers.js';
 
 export class GpuError extends Error {
   override name = 'GpuError';
@@ -23,6 +23,7 @@ function errorKind(e: GPUError): string {
 
 export class Runtime {
   readonly pool: BufferPool;
+  readonly textures: TexturePool;
   readonly pipelines: PipelineCache;
   readonly recorder: Recorder;
   readonly tuning: Tuning;
@@ -34,6 +35,7 @@ export class Runtime {
 
   constructor(readonly device: GPUDevice, readonly info: DeviceInfo, private closeDevice: () => void) {
     this.pool = new BufferPool(device, Math.min(info.limits.maxStorageBufferBindingSize, info.limits.maxBufferSize));
+    this.textures = new TexturePool(device, device.limits.maxTextureDimension2D);
     this.pipelines = new PipelineCache(device, (p) => this.track(p));
     this.recorder = new Recorder(device, info.limits.minUniformBufferOffsetAlignment, () => this.throwPending(), (scope, label) =>
       this.track(scope.then((e) => (e ? new GpuError(`${errorKind(e)} in ${label}: ${e.message}`) : null))),
@@ -74,7 +76,7 @@ export class Runtime {
 
   dispatch(
     kernel: Kernel,
-    buffers: Record<string, PooledBuffer>,
+    buffers: Record<string, Binding>,
     uniforms: Record<string, UniformValue>,
     groups: readonly [number, number?, number?],
     overrides?: OverrideValues,
@@ -86,7 +88,7 @@ export class Runtime {
    * A 1-D kernel over n threads. Such kernels declare `override WG: u32` as their workgroup
    * size and index as gid.x + gid.y * nwg.x * WG (the grid folds into y past 65535 groups).
    */
-  dispatch1d(kernel: Kernel, buffers: Record<string, PooledBuffer>, uniforms: Record<string, UniformValue>, n: number, overrides: OverrideValues = {}): void {
+  dispatch1d(kernel: Kernel, buffers: Record<string, Binding>, uniforms: Record<string, UniformValue>, n: number, overrides: OverrideValues = {}): void {
     const wg = this.tuning.elementwiseWorkgroup;
     const groups = Math.ceil(n / wg);
     const max = this.info.limits.maxComputeWorkgroupsPerDimension ?? 65535;

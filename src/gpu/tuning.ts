@@ -1,7 +1,8 @@
 // Tile shapes per adapter. On CPU rasterisers (llvmpipe, Mesa 22) every storage or workgroup
 // load is a loop over the SIMD lanes (~20 cycles per lane and component) while FMAs are nearly
 // free, and barriers are expensive: kernels keep large register blocks and no workgroup memory
-// (matmul 1024^3: a 4x4 block per thread ran ~1 GFLOP/s, 32x32 ~7 on 2 cores). On real GPUs
+// (matmul 1024^3: a 4x4 block per thread ran ~1 GFLOP/s, 32x32 ~7 on 2 cores), or fetch from
+// textures, which llvmpipe gathers in one vector op (16x16 blocks: ~15). On real GPUs
 // workgroup-memory tiling pays. Kernels read these as WGSL `override` constants, so both shapes
 // share one source.
 
@@ -20,6 +21,13 @@ export interface Tuning {
   matmulSmall: MatmulTiles;
   /** batch * M * N * K at and above which `matmul` is used rather than `matmulSmall`. */
   matmulLargeWork: number;
+  /**
+   * CPU rasterisers: products of at least minWork multiply-adds pack both operands into
+   * rgba32float textures and run shaders/matmul/matmul_texture.wgsl (WG threads, each TM rows
+   * (<= 16) x TN columns (a multiple of 4, <= 32)); llvmpipe fetches texels ~3x faster than it
+   * loads storage buffers. null on GPUs, whose workgroup-memory tiles need no textures.
+   */
+  matmulTexture: MatmulTextureTiles | null;
   /** Threads per workgroup of reductions (one workgroup per output row). */
   reduceWorkgroup: number;
   /**
@@ -50,6 +58,7 @@ export interface Tuning {
 }
 
 export interface MatmulTiles { WG_X: number; WG_Y: number; TM: number; TN: number; SHARED: number; TK: number }
+export interface MatmulTextureTiles { WG: number; TM: number; TN: number; minWork: number }
 
 /**
  * Conv2d register blocks (shaders/conv/). On llvmpipe every divergent storage load costs about as
@@ -77,11 +86,13 @@ export function chooseTuning(info: DeviceInfo): Tuning {
   if (info.isSoftware) {
     return {
       elementwiseWorkgroup: 64,
-      // 32x32 blocks: 16 FMAs per loaded value; their shader takes ~30 s to compile once (Mesa
+      // From storage buffers (products whose textures would exceed the adapter's size limit):
+      // 32x32 blocks, 16 FMAs per loaded value; their shader takes ~30 s to compile once (Mesa
       // caches it on disk), so problems under 2^27 multiply-adds use 8x8 blocks (~1 s).
       matmul: { WG_X: 8, WG_Y: 1, TM: 32, TN: 32, SHARED: 0, TK: 16 },
       matmulSmall: { WG_X: 8, WG_Y: 1, TM: 8, TN: 8, SHARED: 0, TK: 16 },
       matmulLargeWork: 2 ** 27,
+      matmulTexture: { WG: 8, TM: 16, TN: 16, minWork: 2 ** 16 },
       reduceWorkgroup: 64,
       partialGroups: 16,
       reduceChunk: 16384,
@@ -102,6 +113,7 @@ export function chooseTuning(info: DeviceInfo): Tuning {
     matmul: { WG_X: 16, WG_Y: 16, TM: 4, TN: 4, SHARED: 1, TK: 16 },
     matmulSmall: { WG_X: 16, WG_Y: 16, TM: 4, TN: 4, SHARED: 1, TK: 16 },
     matmulLargeWork: 0,
+    matmulTexture: null,
     reduceWorkgroup: 256,
     partialGroups: 256,
     reduceChunk: 4096,

@@ -4,14 +4,19 @@
 // combination and tile shape (override constants; shapes travel in uniforms).
 
 import { gpu } from '../gpu/runtime.js';
-import type { MatmulTiles } from '../gpu/tuning.js';
+import type { MatmulTiles, MatmulTextureTiles } from '../gpu/tuning.js';
+import type { PooledTexture } from '../gpu/textures.js';
 import { Kernel } from '../gpu/kernels.js';
 import { Tensor, fmt, type Shape } from '../tensor.js';
 import { record, exactGradients } from '../autograd.js';
 import matmulSource from '../../shaders/matmul/matmul.wgsl';
 import colsumSource from '../../shaders/matmul/colsum.wgsl';
+import packSource from '../../shaders/matmul/pack.wgsl';
+import matmulTextureSource from '../../shaders/matmul/matmul_texture.wgsl';
 
 const matmulKernel = new Kernel('matmul', matmulSource);
+const packKernel = new Kernel('matmul_pack', packSource);
+const matmulTextureKernel = new Kernel('matmul_texture', matmulTextureSource);
 const colsumKernel = new Kernel('colsum', colsumSource);
 
 export interface MatmulOptions {
@@ -57,6 +62,8 @@ function gemm(a: Tensor, b: Tensor, bias: Tensor | null, out: Tensor, g: Gemm): 
   const { batch, M, N, K, strideA, strideB, transA, transB } = g;
   if (batch === 0 || M === 0 || N === 0) return;
   const rt = gpu();
+  const tex = rt.tuning.matmulTexture;
+  if (tex && batch * M * N * K >= tex.minWork && gemmTextured(a, b, bias, out, g, tex)) return;
   const t = tilesFor(batch * M * N * K);
   const gx = Math.ceil(N / (t.WG_X * t.TN));
   const gy = Math.ceil(M / (t.WG_Y * t.TM));
@@ -77,6 +84,53 @@ function gemm(a: Tensor, b: Tensor, bias: Tensor | null, out: Tensor, g: Gemm): 
       WG_X: t.WG_X, WG_Y: t.WG_Y, TM: t.TM, TN: t.TN, SHARED: t.SHARED, TK: t.TK,
     },
   );
+}
+
+/**
+ * Records the product through textures (CPU rasterisers; see matmul_texture.wgsl): each operand
+ * is packed into a scratch texture, read by one dispatch, and given back. False (nothing
+ * recorded) when a texture would exceed the adapter's size limit.
+ */
+function gemmTextured(a: Tensor, b: Tensor, bias: Tensor | null, out: Tensor, g: Gemm, t: MatmulTextureTiles): boolean {
+  const { batch, M, N, K, strideA, strideB, transA, transB } = g;
+  const rt = gpu();
+  const K4 = Math.ceil(K / 4);
+  const batchesA = strideA ? batch : 1;
+  const batchesB = strideB ? batch : 1;
+  if (!rt.textures.fits(K4, batchesA * M) || !rt.textures.fits(Math.ceil(N / 4), batchesB * 4 * K4)) return false;
+  if (!(Number.isInteger(t.TM) && t.TM >= 1 && t.TM <= 16 && t.TN % 4 === 0 && t.TN >= 4 && t.TN <= 32 && t.WG >= 1)) {
+    throw new Error(`matmul: tuning.matmulTexture ${JSON.stringify(t)} is not a tile shape the kernel holds (TM 1..16, TN a multiple of 4 up to 32)`);
+  }
+  const blocks = Math.ceil(N / t.TN) * Math.ceil(M / t.TM);
+  const groups = Math.ceil(blocks / t.WG);
+  const max = rt.info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
+  const gy = Math.ceil(groups / max);
+  if (gy > max || batch > max) return false;
+  const ta = packTexture(a, M, K, M, batchesA, strideA, transA, 'matmul A');
+  const tb = packTexture(b, K, N, 4 * K4, batchesB, strideB, transB, 'matmul B');
+  rt.dispatch(
+    matmulTextureKernel,
+    { ta, tb, bias: (bias ?? a).buffer, c: out.buffer },
+    { M, N, K4, batchedA: +!!strideA, batchedB: +!!strideB },
+    [Math.ceil(groups / gy), gy, batch],
+    { HAS_BIAS: +!!bias, WG: t.WG, TM: t.TM, TN4: t.TN / 4 },
+  );
+  rt.textures.release(ta);
+  rt.textures.release(tb);
+  return true;
+}
+
+/**
+ * op(X_z) [rows, cols] of `batches` batches (X_z at z * stride) into a scratch texture of
+ * ceil(cols / 4) x (batches * rowsPadded) texels, zero past rows and cols.
+ */
+function packTexture(x: Tensor, rows: number, cols: number, rowsPadded: number, batches: number, stride: number, trans: boolean, label: string): PooledTexture {
+  const rt = gpu();
+  const width = Math.ceil(cols / 4);
+  const texels = width * batches * rowsPadded;
+  const tex = rt.textures.acquire(width, batches * rowsPadded, label);
+  rt.dispatch1d(packKernel, { x: x.buffer, out: tex }, { rows, cols, rowsPadded, stride, width, texels }, texels, { TRANS: +trans });
+  return tex;
 }
 
 /** Shapes of a matmul: validates and returns the dispatch and the output shape. */

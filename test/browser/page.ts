@@ -56,6 +56,14 @@ async function main(): Promise<PageReport> {
     return within(await y.data(), matmulRef(A, B, 37, 29, 45, { transB: true }), 'C');
   });
 
+  // 67*45*53 multiply-adds: past tuning.matmulTexture.minWork, so software adapters pack both
+  // operands into textures (A transposed, to cover the pack's transpose too).
+  await check('matmul (45x67)^T by 45x53 against the CPU (through textures on software adapters)', async () => {
+    const A = randomArray(45 * 67, next), B = randomArray(45 * 53, next);
+    const y = b.matmul(b.Tensor.fromData(A, [45, 67]), b.Tensor.fromData(B, [45, 53]), { transA: true });
+    return within(await y.data(), matmulRef(A, B, 67, 45, 53, { transA: true }), 'C');
+  });
+
   await check('conv2d 3x3 stride 2 with a feedback matrix: forward, input and weight gradients against the CPU', async () => {
     const xShape = [3, 5, 13, 11], wShape = [7, 5, 3, 3];
     const p: ConvRefParams = { stride: [2, 2], padding: [1, 1], dilation: [1, 1], groups: 1 };

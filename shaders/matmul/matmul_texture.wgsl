@@ -1,0 +1,163 @@
+// matmul_texture: C[z] = opA[z] * opB[z] (+ bias[N] added to every row), float32, with both
+// operands read from rgba32float textures that matmul_pack filled.
+//   ta: texel (k4, zA * M + m) = op(A_z)[m, 4*k4 .. +3]; zA = z when batchedA, else 0.
+//   tb: texel (n4, zB * 4*K4 + k) = op(B_z)[k, 4*n4 .. +3]; zB likewise. Both are zero past K.
+//   c is row-major [batch, M, N].
+// Why textures: on llvmpipe (Mesa 22) a storage-buffer load is a loop over the 8 SIMD lanes
+// with a branch per lane and component, while a texel fetch is one vectorised gather; a
+// register-blocked product that fetches its operands ran 3x faster (1024^3: 18 against 6
+// GFLOP/s on 2 cores). GPUs keep the workgroup-memory tiles of matmul.wgsl.
+// Bindings: params (uniform); ta, tb (textures); bias (read; any buffer when HAS_BIAS is false);
+//   c (written: every element of [batch, M, N]).
+//
+// Tiling (override constants, from gpu().tuning.matmulTexture): WG threads per workgroup, each
+// computing one TM x 4*TN4 block of C (TM 1..16, TN4 1..8); blocks are numbered row-major. K advances 4 at a time:
+// 4 x TN4 texels of B and TM texels of A, then 4*TM*TN4 vec4 FMAs into private accumulators.
+// Rows and column groups are unrolled by hand and pruned with `if (TM > i)` / `if (TN4 > j)`,
+// so the compiler sees constant indices into the accumulators (registers). Rows and columns
+// past the edge fetch the last valid texel and are not written.
+// Grid: ceil(blocks / WG) workgroups folded into x and y (index = x + y * nwg.x), batch in z.
+
+struct Params {
+  M: u32,
+  N: u32,
+  K4: u32,
+  batchedA: u32,
+  batchedB: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var ta: texture_2d<f32>;
+@group(0) @binding(2) var tb: texture_2d<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> c: array<f32>;
+
+override HAS_BIAS: bool = false;
+override WG: u32 = 8;
+override TM: u32 = 8;
+override TN4: u32 = 4;
+
+const MAXJ: u32 = 8u;
+
+// acc[i * MAXJ + j] = C[m0 + i, n0 + 4j .. +3]; bt[kk * MAXJ + j] = op(B)[4*k4 + kk, n0 + 4j .. +3].
+var<private> acc: array<vec4<f32>, 128>;
+var<private> bt: array<vec4<f32>, 32>;
+// Texel coordinates: colB[j] = column texel of group j (clamped); rowA[i] = A's row of row i (clamped).
+var<private> colB: array<i32, 8>;
+var<private> rowA: array<i32, 16>;
+
+fn loadB(j: u32, kRow: i32) {
+  for (var kk = 0; kk < 4; kk++) {
+    bt[u32(kk) * MAXJ + j] = textureLoad(tb, vec2<i32>(colB[j], kRow + kk), 0);
+  }
+}
+
+fn fmaGroup(i: u32, j: u32, a: vec4<f32>) {
+  let o = i * MAXJ + j;
+  acc[o] = fma(vec4<f32>(a.w), bt[3u * MAXJ + j], fma(vec4<f32>(a.z), bt[2u * MAXJ + j],
+           fma(vec4<f32>(a.y), bt[MAXJ + j], fma(vec4<f32>(a.x), bt[j], acc[o]))));
+}
+
+// Row i of the block: one texel of A (4 values of k) times the 4 x TN slice of B.
+fn rowStep(i: u32, k4: i32) {
+  let a = textureLoad(ta, vec2<i32>(k4, rowA[i]), 0);
+  fmaGroup(i, 0u, a);
+  if (TN4 > 1u) { fmaGroup(i, 1u, a); }
+  if (TN4 > 2u) { fmaGroup(i, 2u, a); }
+  if (TN4 > 3u) { fmaGroup(i, 3u, a); }
+  if (TN4 > 4u) { fmaGroup(i, 4u, a); }
+  if (TN4 > 5u) { fmaGroup(i, 5u, a); }
+  if (TN4 > 6u) { fmaGroup(i, 6u, a); }
+  if (TN4 > 7u) { fmaGroup(i, 7u, a); }
+}
+
+// C[m0 + i, n0 + 4j .. +3] = acc (+ bias), inside the matrix only.
+fn storeGroup(i: u32, j: u32, m0: u32, n0: u32, baseC: u32) {
+  let m = m0 + i;
+  if (m >= params.M) { return; }
+  let v = acc[i * MAXJ + j];
+  for (var e = 0u; e < 4u; e++) {
+    let n = n0 + 4u * j + e;
+    if (n < params.N) {
+      var y = v[e];
+      if (HAS_BIAS) { y += bias[n]; }
+      c[baseC + m * params.N + n] = y;
+    }
+  }
+}
+
+fn storeRow(i: u32, m0: u32, n0: u32, baseC: u32) {
+  storeGroup(i, 0u, m0, n0, baseC);
+  if (TN4 > 1u) { storeGroup(i, 1u, m0, n0, baseC); }
+  if (TN4 > 2u) { storeGroup(i, 2u, m0, n0, baseC); }
+  if (TN4 > 3u) { storeGroup(i, 3u, m0, n0, baseC); }
+  if (TN4 > 4u) { storeGroup(i, 4u, m0, n0, baseC); }
+  if (TN4 > 5u) { storeGroup(i, 5u, m0, n0, baseC); }
+  if (TN4 > 6u) { storeGroup(i, 6u, m0, n0, baseC); }
+  if (TN4 > 7u) { storeGroup(i, 7u, m0, n0, baseC); }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+  let M = params.M;
+  // Blocks are numbered row-major over the whole [M, N] output, so no thread idles past the
+  // N edge of a narrow product (a 1x1 conv on an 8x8 map has N = 64).
+  let colBlocks = (params.N + 4u * TN4 - 1u) / (4u * TN4);
+  let blk = (wg.x + wg.y * nwg.x) * WG + lid.x;
+  if (blk >= colBlocks * ((M + TM - 1u) / TM)) { return; }
+  let n0 = (blk % colBlocks) * 4u * TN4;
+  let m0 = (blk / colBlocks) * TM;
+  let lastTexel = (params.N + 3u) / 4u - 1u;
+  for (var j = 0u; j < TN4; j++) { colB[j] = i32(min(n0 / 4u + j, lastTexel)); }
+  let rowBase = select(0u, wg.z * M, params.batchedA != 0u);
+  for (var i = 0u; i < TM; i++) { rowA[i] = i32(rowBase + min(m0 + i, M - 1u)); }
+  let kBase = i32(select(0u, wg.z * 4u * params.K4, params.batchedB != 0u));
+
+  // acc starts at 0 (private variables are zero-initialised).
+  for (var k4 = 0; k4 < i32(params.K4); k4++) {
+    let kRow = kBase + 4 * k4;
+    loadB(0u, kRow);
+    if (TN4 > 1u) { loadB(1u, kRow); }
+    if (TN4 > 2u) { loadB(2u, kRow); }
+    if (TN4 > 3u) { loadB(3u, kRow); }
+    if (TN4 > 4u) { loadB(4u, kRow); }
+    if (TN4 > 5u) { loadB(5u, kRow); }
+    if (TN4 > 6u) { loadB(6u, kRow); }
+    if (TN4 > 7u) { loadB(7u, kRow); }
+    rowStep(0u, k4);
+    if (TM > 1u) { rowStep(1u, k4); }
+    if (TM > 2u) { rowStep(2u, k4); }
+    if (TM > 3u) { rowStep(3u, k4); }
+    if (TM > 4u) { rowStep(4u, k4); }
+    if (TM > 5u) { rowStep(5u, k4); }
+    if (TM > 6u) { rowStep(6u, k4); }
+    if (TM > 7u) { rowStep(7u, k4); }
+    if (TM > 8u) { rowStep(8u, k4); }
+    if (TM > 9u) { rowStep(9u, k4); }
+    if (TM > 10u) { rowStep(10u, k4); }
+    if (TM > 11u) { rowStep(11u, k4); }
+    if (TM > 12u) { rowStep(12u, k4); }
+    if (TM > 13u) { rowStep(13u, k4); }
+    if (TM > 14u) { rowStep(14u, k4); }
+    if (TM > 15u) { rowStep(15u, k4); }
+  }
+
+  let baseC = wg.z * M * params.N;
+  storeRow(0u, m0, n0, baseC);
+  if (TM > 1u) { storeRow(1u, m0, n0, baseC); }
+  if (TM > 2u) { storeRow(2u, m0, n0, baseC); }
+  if (TM > 3u) { storeRow(3u, m0, n0, baseC); }
+  if (TM > 4u) { storeRow(4u, m0, n0, baseC); }
+  if (TM > 5u) { storeRow(5u, m0, n0, baseC); }
+  if (TM > 6u) { storeRow(6u, m0, n0, baseC); }
+  if (TM > 7u) { storeRow(7u, m0, n0, baseC); }
+  if (TM > 8u) { storeRow(8u, m0, n0, baseC); }
+  if (TM > 9u) { storeRow(9u, m0, n0, baseC); }
+  if (TM > 10u) { storeRow(10u, m0, n0, baseC); }
+  if (TM > 11u) { storeRow(11u, m0, n0, baseC); }
+  if (TM > 12u) { storeRow(12u, m0, n0, baseC); }
+  if (TM > 13u) { storeRow(13u, m0, n0, baseC); }
+  if (TM > 14u) { storeRow(14u, m0, n0, baseC); }
+  if (TM > 15u) { storeRow(15u, m0, n0, baseC); }
+}

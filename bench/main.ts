@@ -168,7 +168,9 @@ async function main(): Promise<void> {
   const tfjs = args.tfjs && cases.some((c) => c.tfjs) ? await initTfjs() : { tf: null, note: 'tfjs not run' };
   const adapter = `${info.description || info.vendor} (${info.backend}, ${info.featureLevel})`;
   console.log(`adapter: ${adapter}`);
-  const tiles = `tuning.matmul ${JSON.stringify(rt.tuning.matmul)} from ${rt.tuning.matmulLargeWork} multiply-adds, else ${JSON.stringify(rt.tuning.matmulSmall)}`;
+  const texture = rt.tuning.matmulTexture;
+  const tiles = (texture ? `tuning.matmulTexture ${JSON.stringify(texture)} (textures where they fit); from buffers: ` : 'tuning.') +
+    `matmul ${JSON.stringify(rt.tuning.matmul)} from ${rt.tuning.matmulLargeWork} multiply-adds, else ${JSON.stringify(rt.tuning.matmulSmall)}`;
   console.log(tiles);
   console.log(tfjs.note);
 

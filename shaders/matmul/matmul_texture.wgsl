@@ -1,12 +1,19 @@
-// matmul_texture: C[z] = opA[z] * opB[z] (+ bias[N] added to every row), float32, with both
-// operands read from rgba32float textures that matmul_pack filled.
+// matmul_texture: C[zBase + z] = opA[z] * opB[z] (+ bias[N] added to every row), float32, with
+// both operands read from rgba32float textures that matmul_pack (or conv_im2col) filled.
 //   ta: texel (k4, zA * M + m) = op(A_z)[m, 4*k4 .. +3]; zA = z when batchedA, else 0.
 //   tb: texel (n4, zB * 4*K4 + k) = op(B_z)[k, 4*n4 .. +3]; zB likewise. Both are zero past K.
-//   c is row-major [batch, M, N].
+//   c is row-major [zBase + batch, M, N]: zBase lets a product done in batch chunks (textures
+//   are at most maxTextureDimension2D rows) write each chunk in place.
 // Why textures: on llvmpipe (Mesa 22) a storage-buffer load is a loop over the 8 SIMD lanes
 // with a branch per lane and component, while a texel fetch is one vectorised gather; a
 // register-blocked product that fetches its operands ran 3x faster (1024^3: 18 against 6
 // GFLOP/s on 2 cores). GPUs keep the workgroup-memory tiles of matmul.wgsl.
+// IM2COL (a dense conv's forward, CPU rasterisers): op(B_z) is the patch matrix of image z,
+//   read straight from its zero-padded input (conv_pad_pack): row r = (ch * KH + ky) * KW + kx,
+//   column p = oy * OW + ox holds xpad[z, ch, oy*sH + ky*dH, ox*SW + kx*dW]; tb's texel
+//   (q, (z * C + ch) * Hp + y) = xpad[z, ch, y, 4q .. 4q+3]. OW is a multiple of 4, so a column
+//   group's 4 pixels share a row and their inputs lie in 2 (SW = 1) or 3 (SW = 2) texels.
+//   Rows past R read row R - 1 (A's padding columns, which multiply them, are zero).
 // Bindings: params (uniform); ta, tb (textures); bias (read; any buffer when HAS_BIAS is false);
 //   c (written: every element of [batch, M, N]).
 //
@@ -24,6 +31,16 @@ struct Params {
   K4: u32,
   batchedA: u32,
   batchedB: u32,
+  zBase: u32,
+  // IM2COL only (any values otherwise): the conv's R = C*KH*KW, input channels, output width,
+  // padded input height, vertical stride, dilations.
+  R: u32,
+  C: u32,
+  OW: u32,
+  Hp: u32,
+  sH: u32,
+  dH: u32,
+  dW: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -36,6 +53,10 @@ override HAS_BIAS: bool = false;
 override WG: u32 = 8;
 override TM: u32 = 8;
 override TN4: u32 = 4;
+override IM2COL: bool = false;
+override KH: u32 = 1;
+override KW: u32 = 1;
+override SW: u32 = 1;
 
 const MAXJ: u32 = 8u;
 
@@ -45,10 +66,38 @@ var<private> bt: array<vec4<f32>, 32>;
 // Texel coordinates: colB[j] = column texel of group j (clamped); rowA[i] = A's row of row i (clamped).
 var<private> colB: array<i32, 8>;
 var<private> rowA: array<i32, 16>;
+// IM2COL: rowB[j] = oy * sH of group j's pixels, plus its image's first row; colB[j] = ox * SW
+// of its first pixel (in floats).
+var<private> rowB: array<i32, 8>;
 
 fn loadB(j: u32, kRow: i32) {
   for (var kk = 0; kk < 4; kk++) {
     bt[u32(kk) * MAXJ + j] = textureLoad(tb, vec2<i32>(colB[j], kRow + kk), 0);
+  }
+}
+
+// IM2COL: rows 4*k4 .. +3 of the patch matrix at columns n0 + 4j .. +3, from the padded input.
+fn loadPatches(j: u32, k4: u32) {
+  for (var kk = 0u; kk < 4u; kk++) {
+    let r = min(4u * k4 + kk, params.R - 1u);
+    let ch = r / (KH * KW);
+    let ky = (r / KW) % KH;
+    let kx = r % KW;
+    let y = rowB[j] + i32(ch * params.Hp + ky * params.dH);
+    let f = colB[j] + i32(kx * params.dW);
+    let q = f >> 2u;
+    let s = f & 3;
+    let a = textureLoad(tb, vec2<i32>(q, y), 0);
+    let b = textureLoad(tb, vec2<i32>(q + 1, y), 0);
+    var v: vec4<f32>;
+    if (SW == 1u) {
+      v = select(select(select(a, vec4<f32>(a.yzw, b.x), s == 1), vec4<f32>(a.zw, b.xy), s == 2), vec4<f32>(a.w, b.xyz), s == 3);
+    } else {
+      let c2 = textureLoad(tb, vec2<i32>(q + 2, y), 0);
+      v = select(select(select(vec4<f32>(a.xz, b.xz), vec4<f32>(a.yw, b.yw), s == 1),
+                        vec4<f32>(a.z, b.xz, c2.x), s == 2), vec4<f32>(a.w, b.yw, c2.y), s == 3);
+    }
+    bt[kk * MAXJ + j] = v;
   }
 }
 
@@ -109,22 +158,42 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let n0 = (blk % colBlocks) * 4u * TN4;
   let m0 = (blk / colBlocks) * TM;
   let lastTexel = (params.N + 3u) / 4u - 1u;
-  for (var j = 0u; j < TN4; j++) { colB[j] = i32(min(n0 / 4u + j, lastTexel)); }
+  for (var j = 0u; j < TN4; j++) {
+    if (IM2COL) {
+      let p = 4u * min(n0 / 4u + j, lastTexel);
+      let oy = p / params.OW;
+      rowB[j] = i32(wg.z * params.C * params.Hp + oy * params.sH);
+      colB[j] = i32((p - oy * params.OW) * SW);
+    } else {
+      colB[j] = i32(min(n0 / 4u + j, lastTexel));
+    }
+  }
   let rowBase = select(0u, wg.z * M, params.batchedA != 0u);
   for (var i = 0u; i < TM; i++) { rowA[i] = i32(rowBase + min(m0 + i, M - 1u)); }
   let kBase = i32(select(0u, wg.z * 4u * params.K4, params.batchedB != 0u));
 
   // acc starts at 0 (private variables are zero-initialised).
   for (var k4 = 0; k4 < i32(params.K4); k4++) {
-    let kRow = kBase + 4 * k4;
-    loadB(0u, kRow);
-    if (TN4 > 1u) { loadB(1u, kRow); }
-    if (TN4 > 2u) { loadB(2u, kRow); }
-    if (TN4 > 3u) { loadB(3u, kRow); }
-    if (TN4 > 4u) { loadB(4u, kRow); }
-    if (TN4 > 5u) { loadB(5u, kRow); }
-    if (TN4 > 6u) { loadB(6u, kRow); }
-    if (TN4 > 7u) { loadB(7u, kRow); }
+    if (IM2COL) {
+      loadPatches(0u, u32(k4));
+      if (TN4 > 1u) { loadPatches(1u, u32(k4)); }
+      if (TN4 > 2u) { loadPatches(2u, u32(k4)); }
+      if (TN4 > 3u) { loadPatches(3u, u32(k4)); }
+      if (TN4 > 4u) { loadPatches(4u, u32(k4)); }
+      if (TN4 > 5u) { loadPatches(5u, u32(k4)); }
+      if (TN4 > 6u) { loadPatches(6u, u32(k4)); }
+      if (TN4 > 7u) { loadPatches(7u, u32(k4)); }
+    } else {
+      let kRow = kBase + 4 * k4;
+      loadB(0u, kRow);
+      if (TN4 > 1u) { loadB(1u, kRow); }
+      if (TN4 > 2u) { loadB(2u, kRow); }
+      if (TN4 > 3u) { loadB(3u, kRow); }
+      if (TN4 > 4u) { loadB(4u, kRow); }
+      if (TN4 > 5u) { loadB(5u, kRow); }
+      if (TN4 > 6u) { loadB(6u, kRow); }
+      if (TN4 > 7u) { loadB(7u, kRow); }
+    }
     rowStep(0u, k4);
     if (TM > 1u) { rowStep(1u, k4); }
     if (TM > 2u) { rowStep(2u, k4); }
@@ -143,7 +212,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     if (TM > 15u) { rowStep(15u, k4); }
   }
 
-  let baseC = wg.z * M * params.N;
+  let baseC = (params.zBase + wg.z) * M * params.N;
   storeRow(0u, m0, n0, baseC);
   if (TM > 1u) { storeRow(1u, m0, n0, baseC); }
   if (TM > 2u) { storeRow(2u, m0, n0, baseC); }

@@ -8,6 +8,10 @@
 //                    private array; with FLIP (and zero insertion for a stride) it is also the
 //                    depthwise input gradient
 //   input_grad.wgsl  implicit GEMM of the transposed conv, any groups / stride
+//   pad_pack.wgsl    CPU rasterisers, dense convs: the input zero-padded into a texture, from
+//                    which the texture matmul (shaders/matmul/matmul_texture.wgsl, IM2COL) reads
+//                    the patches, so the forward is a batched matmul against W [O, C*KH*KW]; the
+//                    input gradient likewise, with pack_flipped.wgsl's flipped F^T
 //   weight_grad.wgsl, depthwise_weight_grad.wgsl, bias_grad.wgsl: split reductions over pixels,
 //                    then sum_partials.wgsl adds the splits in order (deterministic)
 // Tile shapes come from gpu().tuning.conv. Tensor shapes travel in uniforms. Compile-time
@@ -26,11 +30,14 @@ import { gpu } from '../gpu/runtime.js';
 import { Kernel, type OverrideValues, type UniformValue } from '../gpu/kernels.js';
 import type { PooledBuffer } from '../gpu/buffers.js';
 import type { ConvTuning } from '../gpu/tuning.js';
+import type { PooledTexture } from '../gpu/textures.js';
 import { Tensor, fmt, type Shape } from '../tensor.js';
-import { matmulRaw } from './matmul.js';
+import { matmulRaw, packMatrixTexture, texturedProduct, texturedProductFits } from './matmul.js';
 import { record, exactGradients } from '../autograd.js';
 import forwardSource from '../../shaders/conv/forward.wgsl';
 import depthwiseSource from '../../shaders/conv/depthwise.wgsl';
+import padPackSource from '../../shaders/conv/pad_pack.wgsl';
+import packFlippedSource from '../../shaders/conv/pack_flipped.wgsl';
 import inputGradSource from '../../shaders/conv/input_grad.wgsl';
 import weightGradSource from '../../shaders/conv/weight_grad.wgsl';
 import depthwiseWeightGradSource from '../../shaders/conv/depthwise_weight_grad.wgsl';
@@ -39,6 +46,8 @@ import sumPartialsSource from '../../shaders/conv/sum_partials.wgsl';
 
 const forwardKernel = new Kernel('conv_forward', forwardSource);
 const depthwiseKernel = new Kernel('conv_depthwise', depthwiseSource);
+const padPackKernel = new Kernel('conv_pad_pack', padPackSource);
+const packFlippedKernel = new Kernel('conv_pack_flipped', packFlippedSource);
 const inputGradKernel = new Kernel('conv_input_grad', inputGradSource);
 const weightGradKernel = new Kernel('conv_weight_grad', weightGradSource);
 const depthwiseWeightGradKernel = new Kernel('conv_depthwise_weight_grad', depthwiseWeightGradSource);
@@ -206,6 +215,7 @@ function runForward(g: Geometry, x: Tensor, w: Tensor, bias: Tensor | null, out:
     });
     return;
   }
+  if (!bias && forwardTextured(g, x, w, out)) return;
   const { WG, TP } = tune.gemm;
   const TM = Math.min(tune.gemm.TM, pow2ceil(g.Og));
   const mBlocks = Math.ceil(g.Og / TM);
@@ -214,6 +224,76 @@ function runForward(g: Geometry, x: Tensor, w: Tensor, bias: Tensor | null, out:
     N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, Cg: g.Cg, Og: g.Og, KH: g.KH, KW: g.KW,
     strideH: g.sH, strideW: g.sW, dilH: g.dH, dilW: g.dW, padH: g.pH, padW: g.pW, mBlocks, NP,
   }, Math.ceil(NP / (WG * TP)), g.groups * mBlocks, { WG, TM, TP, HAS_BIAS: bias ? 1 : 0 });
+}
+
+/** A dense conv, as convTextured computes it: its input, geometry, and how to pack its matrix. */
+interface TexturedConv {
+  input: Tensor; N: number; C: number; H: number; W: number; up: [number, number]; pad: [number, number];
+  O: number; OH: number; OW: number; KH: number; KW: number; stride: [number, number]; dilation: [number, number];
+  packA(label: string): PooledTexture;
+}
+
+/**
+ * A dense conv as texture products (CPU rasterisers: tuning.matmulTexture; llvmpipe gathers a
+ * texel fetch in one vector op where a storage load is a per-lane loop): out[n] = A x
+ * patches(input[n]), A [O, R] packed once by `packA`, and per chunk of images (a texture holds
+ * at most maxTextureDimension2D rows) the input zero-padded (and zero-inserted by `up`) into a
+ * texture from which matmul_texture.wgsl (IM2COL) fetches the patches. The forward is this conv
+ * of x with W; the input gradient, of g zero-inserted by the stride with F flipped and
+ * transposed. Needs an output width that is a multiple of 4, a horizontal stride of 1 or 2 and
+ * non-negative padding; false (nothing recorded) otherwise.
+ */
+function convTextured(v: TexturedConv, out: Tensor): boolean {
+  const t = gpu().tuning.matmulTexture;
+  const textures = gpu().textures;
+  const [upH, upW] = v.up, [pH, pW] = v.pad;
+  const R = v.C * v.KH * v.KW;
+  const P = v.OH * v.OW;
+  const K4 = Math.ceil(R / 4);
+  const Hp = (v.H - 1) * upH + 1 + 2 * pH;
+  const width = Math.ceil(((v.W - 1) * upW + 1 + 2 * pW) / 4);
+  const perChunk = Math.min(v.N, Math.floor(textures.maxDimension / (v.C * Hp)));
+  if (!t || v.OW % 4 !== 0 || v.stride[1] > 2 || pH < 0 || pW < 0 || v.N * v.O * P * R < t.minWork) return false;
+  if (perChunk < 1 || !textures.fits(K4, v.O) || !textures.fits(width, perChunk * v.C * Hp)) return false;
+  const im2col = { R, C: v.C, OW: v.OW, Hp, sH: v.stride[0], dH: v.dilation[0], dW: v.dilation[1], KH: v.KH, KW: v.KW, SW: v.stride[1] };
+  const product = { batch: perChunk, M: v.O, N: P, K4, batchedA: false, batchedB: true, zBase: 0, im2col };
+  if (!texturedProductFits(product, t)) return false;
+  const ta = v.packA('conv2d matrix');
+  for (let z0 = 0; z0 < v.N; z0 += perChunk) {
+    const images = Math.min(perChunk, v.N - z0);
+    const tb = textures.acquire(width, images * v.C * Hp, 'conv2d padded input');
+    gpu().dispatch(padPackKernel, { x: v.input.buffer, out: tb }, { C: v.C, H: v.H, W: v.W, Hp, pH, pW, width, zBase: z0, upH, upW },
+      [Math.ceil(width / 8), Math.ceil((v.C * Hp) / 8), images]);
+    texturedProduct(ta, tb, null, v.input, out, { ...product, batch: images, zBase: z0 }, t);
+    textures.release(tb);
+  }
+  textures.release(ta);
+  return true;
+}
+
+function forwardTextured(g: Geometry, x: Tensor, w: Tensor, out: Tensor): boolean {
+  if (g.groups !== 1) return false;
+  return convTextured({
+    input: x, N: g.N, C: g.C, H: g.H, W: g.W, up: [1, 1], pad: [g.pH, g.pW],
+    O: g.O, OH: g.OH, OW: g.OW, KH: g.KH, KW: g.KW, stride: [g.sH, g.sW], dilation: [g.dH, g.dW],
+    packA: (label) => packMatrixTexture(w, g.O, g.C * g.KH * g.KW, g.O, 1, 0, false, label),
+  }, out);
+}
+
+/** dx = conv(g zero-inserted by the stride, F flipped and transposed), stride 1, padding (K - 1) * d - p. */
+function inputGradTextured(g: Geometry, grad: Tensor, F: Tensor, dx: Tensor): boolean {
+  if (g.groups !== 1) return false;
+  return convTextured({
+    input: grad, N: g.N, C: g.O, H: g.OH, W: g.OW, up: [g.sH, g.sW], pad: [(g.KH - 1) * g.dH - g.pH, (g.KW - 1) * g.dW - g.pW],
+    O: g.C, OH: g.H, OW: g.W, KH: g.KH, KW: g.KW, stride: [1, 1], dilation: [g.dH, g.dW],
+    packA: (label) => {
+      const R = g.O * g.KH * g.KW;
+      const width = Math.ceil(R / 4);
+      const tex = gpu().textures.acquire(width, g.C, label);
+      gpu().dispatch(packFlippedKernel, { f: F.buffer, out: tex }, { C: g.C, R, width }, [Math.ceil(width / 8), Math.ceil(g.C / 8)], { KH: g.KH, KW: g.KW });
+      return tex;
+    },
+  }, dx);
 }
 
 /** y = conv2d(x, weight) (+ bias), no autograd. x [N, C, H, W], weight [O, C/groups, KH, KW], bias [O]. */
@@ -290,6 +370,7 @@ export function conv2dBackwardInput(grad: Tensor, F: Tensor, inputShape: Shape, 
     });
     return dx;
   }
+  if (inputGradTextured(g, grad, F, dx)) return dx;
   const { WG, TP } = tune.gemm;
   const TM = Math.min(tune.gemm.TM, pow2ceil(g.Cg));
   const mBlocks = Math.ceil(g.Cg / TM);

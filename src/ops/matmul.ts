@@ -93,43 +93,83 @@ function gemm(a: Tensor, b: Tensor, bias: Tensor | null, out: Tensor, g: Gemm): 
  */
 function gemmTextured(a: Tensor, b: Tensor, bias: Tensor | null, out: Tensor, g: Gemm, t: MatmulTextureTiles): boolean {
   const { batch, M, N, K, strideA, strideB, transA, transB } = g;
-  const rt = gpu();
+  const textures = gpu().textures;
   const K4 = Math.ceil(K / 4);
   const batchesA = strideA ? batch : 1;
   const batchesB = strideB ? batch : 1;
-  if (!rt.textures.fits(K4, batchesA * M) || !rt.textures.fits(Math.ceil(N / 4), batchesB * 4 * K4)) return false;
-  if (!(Number.isInteger(t.TM) && t.TM >= 1 && t.TM <= 16 && t.TN % 4 === 0 && t.TN >= 4 && t.TN <= 32 && t.WG >= 1)) {
-    throw new Error(`matmul: tuning.matmulTexture ${JSON.stringify(t)} is not a tile shape the kernel holds (TM 1..16, TN a multiple of 4 up to 32)`);
-  }
-  const blocks = Math.ceil(N / t.TN) * Math.ceil(M / t.TM);
-  const groups = Math.ceil(blocks / t.WG);
-  const max = rt.info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
-  const gy = Math.ceil(groups / max);
-  if (gy > max || batch > max) return false;
-  const ta = packTexture(a, M, K, M, batchesA, strideA, transA, 'matmul A');
-  const tb = packTexture(b, K, N, 4 * K4, batchesB, strideB, transB, 'matmul B');
-  rt.dispatch(
-    matmulTextureKernel,
-    { ta, tb, bias: (bias ?? a).buffer, c: out.buffer },
-    { M, N, K4, batchedA: +!!strideA, batchedB: +!!strideB },
-    [Math.ceil(groups / gy), gy, batch],
-    { HAS_BIAS: +!!bias, WG: t.WG, TM: t.TM, TN4: t.TN / 4 },
-  );
-  rt.textures.release(ta);
-  rt.textures.release(tb);
+  if (!textures.fits(K4, batchesA * M) || !textures.fits(Math.ceil(N / 4), batchesB * 4 * K4)) return false;
+  const product = { batch, M, N, K4, batchedA: !!strideA, batchedB: !!strideB, zBase: 0 };
+  if (!texturedProductFits(product, t)) return false;
+  const ta = packMatrixTexture(a, M, K, M, batchesA, strideA, transA, 'matmul A');
+  const tb = packMatrixTexture(b, K, N, 4 * K4, batchesB, strideB, transB, 'matmul B');
+  texturedProduct(ta, tb, bias, a, out, product, t);
+  textures.release(ta);
+  textures.release(tb);
   return true;
 }
 
+/** A product of packed operands: C[zBase + z] = op(A_z) op(B_z), z < batch; see matmul_texture.wgsl. */
+export interface TexturedProduct {
+  batch: number;
+  M: number;
+  N: number;
+  /** K rounded up to a multiple of 4, over 4. */
+  K4: number;
+  batchedA: boolean;
+  batchedB: boolean;
+  zBase: number;
+  /** B is a dense conv's patch matrix, read from its padded input (see matmul_texture.wgsl). */
+  im2col?: Im2col;
+}
+
+/** The conv geometry of matmul_texture's IM2COL mode: R = C*KH*KW; Hp = padded input height. */
+export interface Im2col { R: number; C: number; OW: number; Hp: number; sH: number; dH: number; dW: number; KH: number; KW: number; SW: number }
+
+function productGrid(p: TexturedProduct, t: MatmulTextureTiles): { groups: number; rows: number } {
+  if (!(Number.isInteger(t.TM) && t.TM >= 1 && t.TM <= 16 && t.TN % 4 === 0 && t.TN >= 4 && t.TN <= 32 && t.WG >= 1)) {
+    throw new Error(`matmul: tuning.matmulTexture ${JSON.stringify(t)} is not a tile shape the kernel holds (TM 1..16, TN a multiple of 4 up to 32)`);
+  }
+  const groups = Math.ceil((Math.ceil(p.N / t.TN) * Math.ceil(p.M / t.TM)) / t.WG);
+  const max = gpu().info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
+  return { groups, rows: Math.ceil(groups / max) };
+}
+
+/** Whether the texture product's grid fits the adapter (it folds blocks into x and y, batch in z). */
+export function texturedProductFits(p: TexturedProduct, t: MatmulTextureTiles): boolean {
+  const max = gpu().info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
+  return productGrid(p, t).rows <= max && p.batch <= max;
+}
+
 /**
- * op(X_z) [rows, cols] of `batches` batches (X_z at z * stride) into a scratch texture of
- * ceil(cols / 4) x (batches * rowsPadded) texels, zero past rows and cols.
+ * Records C = packed A x packed B (+ bias along N) into `out`; the textures stay the caller's.
+ * `input` is any tensor other than `out`, bound in the bias slot when there is no bias.
  */
-function packTexture(x: Tensor, rows: number, cols: number, rowsPadded: number, batches: number, stride: number, trans: boolean, label: string): PooledTexture {
+export function texturedProduct(ta: PooledTexture, tb: PooledTexture, bias: Tensor | null, input: Tensor, out: Tensor, p: TexturedProduct, t: MatmulTextureTiles): void {
+  if (p.batch === 0 || p.M === 0 || p.N === 0) return;
+  const { groups, rows } = productGrid(p, t);
+  const im = p.im2col;
+  const conv = im
+    ? { R: im.R, C: im.C, OW: im.OW, Hp: im.Hp, sH: im.sH, dH: im.dH, dW: im.dW }
+    : { R: 1, C: 1, OW: 1, Hp: 1, sH: 1, dH: 1, dW: 1 };
+  gpu().dispatch(
+    matmulTextureKernel,
+    { ta, tb, bias: (bias ?? input).buffer, c: out.buffer },
+    { M: p.M, N: p.N, K4: p.K4, batchedA: +p.batchedA, batchedB: +p.batchedB, zBase: p.zBase, ...conv },
+    [Math.ceil(groups / rows), rows, p.batch],
+    { HAS_BIAS: +!!bias, WG: t.WG, TM: t.TM, TN4: t.TN / 4, ...(im ? { IM2COL: 1, KH: im.KH, KW: im.KW, SW: im.SW } : {}) },
+  );
+}
+
+/**
+ * op(X_z) [rows, cols] of `batches` batches (X_z at element offset + z * stride) into a scratch
+ * texture of ceil(cols / 4) x (batches * rowsPadded) texels, zero past rows and cols.
+ */
+export function packMatrixTexture(x: Tensor, rows: number, cols: number, rowsPadded: number, batches: number, stride: number, trans: boolean, label: string, offset = 0): PooledTexture {
   const rt = gpu();
   const width = Math.ceil(cols / 4);
-  const texels = width * batches * rowsPadded;
   const tex = rt.textures.acquire(width, batches * rowsPadded, label);
-  rt.dispatch1d(packKernel, { x: x.buffer, out: tex }, { rows, cols, rowsPadded, stride, width, texels }, texels, { TRANS: +trans });
+  rt.dispatch(packKernel, { x: x.buffer, out: tex }, { rows, cols, rowsPadded, stride, width, offset },
+    [Math.ceil(width / 8), Math.ceil(rowsPadded / 8), batches], { TRANS: +trans });
   return tex;
 }
 

@@ -111,29 +111,31 @@ describe('conv2d kernels against the CPU reference', () => {
     }
   });
 
-  it('dense forwards and input gradients through the texture matmul (CPU rasterisers): strides, dilation, padding, 5x5, batch chunks', async () => {
+  it('dense convs through the texture matmul (CPU rasterisers): forward, input and weight gradients; strides, dilation, padding, 5x5, batch chunks', async () => {
     const tuning = rt().tuning;
     const textures = rt().textures as { maxDimension: number };
     const saved = { matmulTexture: tuning.matmulTexture, maxDimension: textures.maxDimension };
     tuning.matmulTexture = { WG: 8, TM: 16, TN: 16, minWork: 0 };
-    const im2colDispatches = () => [...rt().recorder.counts].filter(([k]) => /^matmul_texture\[.*IM2COL=1/.test(k)).reduce((n, [, v]) => n + v, 0);
-    const before = im2colDispatches();
+    const dispatches = (mode: string) => [...rt().recorder.counts].filter(([k]) => k.startsWith('matmul_texture[') && k.includes(mode)).reduce((n, [, v]) => n + v, 0);
+    const before = { im2col: dispatches('IM2COL=1'), patches: dispatches('PATCHES_A=1') };
     try {
       // R = C*KH*KW is never a multiple of 4 here (the K padding), and OW is a multiple of 4.
       await checkCase({ name: 'textures: 3x3 5->7 pad 1, 13x12', N: 3, C: 5, H: 13, W: 12, O: 7, KH: 3, KW: 3, padding: 1 });
       await checkCase({ name: 'textures: 3x3 5->7 stride 2 pad 1, 13x15', N: 3, C: 5, H: 13, W: 15, O: 7, KH: 3, KW: 3, stride: 2, padding: 1 });
       await checkCase({ name: 'textures: 3x3 3->17 dilation 2 pad [1, 2], 9x12', N: 2, C: 3, H: 9, W: 12, O: 17, KH: 3, KW: 3, dilation: 2, padding: [1, 2] });
       await checkCase({ name: 'textures: 5x5 3->5 stride [1, 2] pad 2, 7x16', N: 2, C: 3, H: 7, W: 16, O: 5, KH: 5, KW: 5, stride: [1, 2], padding: 2 });
-      // A texture of at most 2 images' padded rows (1 for the input gradient): the batch runs in chunks.
-      textures.maxDimension = 2 * 5 * 15;
+      // Textures of at most 312 rows: the batch runs in chunks (forward: 4 images of 5 x 15
+      // padded rows; input gradient: 2 of 7 x 15; weight gradient: 2 of 156 pixels).
+      textures.maxDimension = 312;
       await checkCase({ name: 'textures in batch chunks: 3x3 5->7 pad 1, batch 5, 13x12', N: 5, C: 5, H: 13, W: 12, O: 7, KH: 3, KW: 3, padding: 1 });
     } finally {
       Object.assign(tuning, { matmulTexture: saved.matmulTexture });
       textures.maxDimension = saved.maxDimension;
     }
-    // Forwards: 4, and 3 chunks of 2 images. Input gradients (their output width is the input's,
-    // 15 in the second case, so it takes the GEMM kernel): 3, and 5 chunks of 1 image (7 x 15 rows).
-    expect(im2colDispatches()).toBe(before + 4 + 3 + 3 + 5);
+    // Forwards 4 + 2 chunks; input gradients 3 (the second case's output width is 15, so it
+    // takes the GEMM kernel) + 3 chunks. Weight gradients 4 + 3 chunks.
+    expect(dispatches('IM2COL=1')).toBe(before.im2col + 4 + 2 + 3 + 3);
+    expect(dispatches('PATCHES_A=1')).toBe(before.patches + 4 + 3);
   });
 
   it('a batch large enough for several weight-gradient splits (dense and depthwise)', async () => {

@@ -1,5 +1,5 @@
 // matmul_texture: C[zBase + z] = opA[z] * opB[z] (+ bias[N] added to every row), float32, with
-// both operands read from rgba32float textures that matmul_pack (or conv_im2col) filled.
+// both operands read from rgba32float textures (matmul_pack, conv_pad_pack, conv_pack_flipped).
 //   ta: texel (k4, zA * M + m) = op(A_z)[m, 4*k4 .. +3]; zA = z when batchedA, else 0.
 //   tb: texel (n4, zB * 4*K4 + k) = op(B_z)[k, 4*n4 .. +3]; zB likewise. Both are zero past K.
 //   c is row-major [zBase + batch, M, N]: zBase lets a product done in batch chunks (textures
@@ -8,21 +8,27 @@
 // with a branch per lane and component, while a texel fetch is one vectorised gather; a
 // register-blocked product that fetches its operands ran 3x faster (1024^3: 18 against 6
 // GFLOP/s on 2 cores). GPUs keep the workgroup-memory tiles of matmul.wgsl.
-// IM2COL (a dense conv's forward, CPU rasterisers): op(B_z) is the patch matrix of image z,
-//   read straight from its zero-padded input (conv_pad_pack): row r = (ch * KH + ky) * KW + kx,
-//   column p = oy * OW + ox holds xpad[z, ch, oy*sH + ky*dH, ox*SW + kx*dW]; tb's texel
-//   (q, (z * C + ch) * Hp + y) = xpad[z, ch, y, 4q .. 4q+3]. OW is a multiple of 4, so a column
-//   group's 4 pixels share a row and their inputs lie in 2 (SW = 1) or 3 (SW = 2) texels.
-//   Rows past R read row R - 1 (A's padding columns, which multiply them, are zero).
+//
+// Dense convs (CPU rasterisers) read a patch matrix straight from a zero-padded input instead of
+// a packed operand: conv_pad_pack's texel (q, (z * C + ch) * Hp + y) = xpad[z, ch, y, 4q .. +3],
+// and patch row r = (ch * KH + ky) * KW + kx, column p = oy * OW + ox holds
+// xpad[z, ch, oy*sH + ky*dH, ox*SW + kx*dW]. OW is a multiple of 4, so 4 consecutive pixels
+// share a row and their inputs lie in 2 (SW = 1) or 3 (SW = 2) texels.
+//   IM2COL: op(B_z) is image z's patch matrix [R, P] (tb is the padded input): the forward and
+//     input gradient. Rows past R read row R - 1 (A's padding columns, which multiply them, are 0).
+//   PATCHES_A: op(A) is the patch matrix [R, K], K running over the pixels of Pz images per z
+//     (ta is the padded input; the last z may have fewer: K4total),
+//     op(B) is g^T [K, O]; C is stored transposed, [N, M] = [O, R]: the weight gradient, summed
+//     over the images of each z.
 // Bindings: params (uniform); ta, tb (textures); bias (read; any buffer when HAS_BIAS is false);
 //   c (written: every element of [batch, M, N]).
 //
 // Tiling (override constants, from gpu().tuning.matmulTexture): WG threads per workgroup, each
-// computing one TM x 4*TN4 block of C (TM 1..16, TN4 1..8); blocks are numbered row-major. K advances 4 at a time:
-// 4 x TN4 texels of B and TM texels of A, then 4*TM*TN4 vec4 FMAs into private accumulators.
-// Rows and column groups are unrolled by hand and pruned with `if (TM > i)` / `if (TN4 > j)`,
-// so the compiler sees constant indices into the accumulators (registers). Rows and columns
-// past the edge fetch the last valid texel and are not written.
+// computing one TM x 4*TN4 block of C (TM 1..16, TN4 1..8); blocks are numbered row-major. K
+// advances 4 at a time: 4 x TN4 texels of B and TM texels of A, then 4*TM*TN4 vec4 FMAs into
+// private accumulators. Rows and column groups are unrolled by hand and pruned with
+// `if (TM > i)` / `if (TN4 > j)`, so the compiler sees constant indices into the accumulators
+// (registers). Rows and columns past the edge fetch the last valid texel and are not written.
 // Grid: ceil(blocks / WG) workgroups folded into x and y (index = x + y * nwg.x), batch in z.
 
 struct Params {
@@ -32,15 +38,19 @@ struct Params {
   batchedA: u32,
   batchedB: u32,
   zBase: u32,
-  // IM2COL only (any values otherwise): the conv's R = C*KH*KW, input channels, output width,
-  // padded input height, vertical stride, dilations.
+  // IM2COL and PATCHES_A only (any values otherwise): the conv's R = C*KH*KW, input channels,
+  // output height and width, padded input height, vertical stride, dilations; PATCHES_A: images
+  // per z, and K4 of all of them.
   R: u32,
   C: u32,
+  OH: u32,
   OW: u32,
   Hp: u32,
   sH: u32,
   dH: u32,
   dW: u32,
+  Pz: u32,
+  K4total: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -54,6 +64,7 @@ override WG: u32 = 8;
 override TM: u32 = 8;
 override TN4: u32 = 4;
 override IM2COL: bool = false;
+override PATCHES_A: bool = false;
 override KH: u32 = 1;
 override KW: u32 = 1;
 override SW: u32 = 1;
@@ -69,6 +80,36 @@ var<private> rowA: array<i32, 16>;
 // IM2COL: rowB[j] = oy * sH of group j's pixels, plus its image's first row; colB[j] = ox * SW
 // of its first pixel (in floats).
 var<private> rowB: array<i32, 8>;
+// PATCHES_A: rowA[i] = ch * Hp + ky * dH and colA[i] = kx * dW of patch row m0 + i; the pixels
+// of the current K step start at padded row imageRow + oy * sH, float column ox * SW.
+var<private> colA: array<i32, 16>;
+var<private> imageRow: i32;
+var<private> oy: u32;
+var<private> ox: u32;
+
+// Patch values of 4 consecutive pixels (SW apart) whose inputs start at float f of padded row y,
+// from ta (PATCHES_A) or tb (IM2COL).
+fn fourPixels(y: i32, f: i32) -> vec4<f32> {
+  let q = f >> 2u;
+  let s = f & 3;
+  var a: vec4<f32>;
+  var b: vec4<f32>;
+  var c2: vec4<f32>;
+  if (PATCHES_A) {
+    a = textureLoad(ta, vec2<i32>(q, y), 0);
+    b = textureLoad(ta, vec2<i32>(q + 1, y), 0);
+    if (SW == 2u) { c2 = textureLoad(ta, vec2<i32>(q + 2, y), 0); }
+  } else {
+    a = textureLoad(tb, vec2<i32>(q, y), 0);
+    b = textureLoad(tb, vec2<i32>(q + 1, y), 0);
+    if (SW == 2u) { c2 = textureLoad(tb, vec2<i32>(q + 2, y), 0); }
+  }
+  if (SW == 1u) {
+    return select(select(select(a, vec4<f32>(a.yzw, b.x), s == 1), vec4<f32>(a.zw, b.xy), s == 2), vec4<f32>(a.w, b.xyz), s == 3);
+  }
+  return select(select(select(vec4<f32>(a.xz, b.xz), vec4<f32>(a.yw, b.yw), s == 1),
+                       vec4<f32>(a.z, b.xz, c2.x), s == 2), vec4<f32>(a.w, b.yw, c2.y), s == 3);
+}
 
 fn loadB(j: u32, kRow: i32) {
   for (var kk = 0; kk < 4; kk++) {
@@ -83,21 +124,7 @@ fn loadPatches(j: u32, k4: u32) {
     let ch = r / (KH * KW);
     let ky = (r / KW) % KH;
     let kx = r % KW;
-    let y = rowB[j] + i32(ch * params.Hp + ky * params.dH);
-    let f = colB[j] + i32(kx * params.dW);
-    let q = f >> 2u;
-    let s = f & 3;
-    let a = textureLoad(tb, vec2<i32>(q, y), 0);
-    let b = textureLoad(tb, vec2<i32>(q + 1, y), 0);
-    var v: vec4<f32>;
-    if (SW == 1u) {
-      v = select(select(select(a, vec4<f32>(a.yzw, b.x), s == 1), vec4<f32>(a.zw, b.xy), s == 2), vec4<f32>(a.w, b.xyz), s == 3);
-    } else {
-      let c2 = textureLoad(tb, vec2<i32>(q + 2, y), 0);
-      v = select(select(select(vec4<f32>(a.xz, b.xz), vec4<f32>(a.yw, b.yw), s == 1),
-                        vec4<f32>(a.z, b.xz, c2.x), s == 2), vec4<f32>(a.w, b.yw, c2.y), s == 3);
-    }
-    bt[kk * MAXJ + j] = v;
+    bt[kk * MAXJ + j] = fourPixels(rowB[j] + i32(ch * params.Hp + ky * params.dH), colB[j] + i32(kx * params.dW));
   }
 }
 
@@ -109,7 +136,12 @@ fn fmaGroup(i: u32, j: u32, a: vec4<f32>) {
 
 // Row i of the block: one texel of A (4 values of k) times the 4 x TN slice of B.
 fn rowStep(i: u32, k4: i32) {
-  let a = textureLoad(ta, vec2<i32>(k4, rowA[i]), 0);
+  var a: vec4<f32>;
+  if (PATCHES_A) {
+    a = fourPixels(imageRow + i32(oy * params.sH) + rowA[i], i32(ox * SW) + colA[i]);
+  } else {
+    a = textureLoad(ta, vec2<i32>(k4, rowA[i]), 0);
+  }
   fmaGroup(i, 0u, a);
   if (TN4 > 1u) { fmaGroup(i, 1u, a); }
   if (TN4 > 2u) { fmaGroup(i, 2u, a); }
@@ -130,7 +162,7 @@ fn storeGroup(i: u32, j: u32, m0: u32, n0: u32, baseC: u32) {
     if (n < params.N) {
       var y = v[e];
       if (HAS_BIAS) { y += bias[n]; }
-      c[baseC + m * params.N + n] = y;
+      if (PATCHES_A) { c[baseC + n * params.M + m] = y; } else { c[baseC + m * params.N + n] = y; }
     }
   }
 }
@@ -169,11 +201,24 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     }
   }
   let rowBase = select(0u, wg.z * M, params.batchedA != 0u);
-  for (var i = 0u; i < TM; i++) { rowA[i] = i32(rowBase + min(m0 + i, M - 1u)); }
+  for (var i = 0u; i < TM; i++) {
+    let m = min(m0 + i, M - 1u);
+    if (PATCHES_A) {
+      rowA[i] = i32((m / (KH * KW)) * params.Hp + ((m / KW) % KH) * params.dH);
+      colA[i] = i32((m % KW) * params.dW);
+    } else {
+      rowA[i] = i32(rowBase + m);
+    }
+  }
   let kBase = i32(select(0u, wg.z * 4u * params.K4, params.batchedB != 0u));
+  var kEnd = params.K4;
+  if (PATCHES_A) {
+    imageRow = i32(wg.z * params.Pz * params.C * params.Hp);
+    kEnd = min(params.K4, params.K4total - wg.z * params.K4);
+  }
 
   // acc starts at 0 (private variables are zero-initialised).
-  for (var k4 = 0; k4 < i32(params.K4); k4++) {
+  for (var k4 = 0; k4 < i32(kEnd); k4++) {
     if (IM2COL) {
       loadPatches(0u, u32(k4));
       if (TN4 > 1u) { loadPatches(1u, u32(k4)); }
@@ -210,6 +255,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     if (TM > 13u) { rowStep(13u, k4); }
     if (TM > 14u) { rowStep(14u, k4); }
     if (TM > 15u) { rowStep(15u, k4); }
+    if (PATCHES_A) {
+      // The next 4 pixels: along the row, then down, then into the next image.
+      ox += 4u;
+      if (ox == params.OW) {
+        ox = 0u;
+        oy += 1u;
+        if (oy == params.OH) {
+          oy = 0u;
+          imageRow += i32(params.C * params.Hp);
+        }
+      }
+    }
   }
 
   let baseC = (params.zBase + wg.z) * M * params.N;

@@ -11,7 +11,8 @@
 //   pad_pack.wgsl    CPU rasterisers, dense convs: the input zero-padded into a texture, from
 //                    which the texture matmul (shaders/matmul/matmul_texture.wgsl, IM2COL) reads
 //                    the patches, so the forward is a batched matmul against W [O, C*KH*KW]; the
-//                    input gradient likewise, with pack_flipped.wgsl's flipped F^T
+//                    input gradient likewise, with pack_flipped.wgsl's flipped F^T; the weight
+//                    gradient is patches x g^T, the patches as A (PATCHES_A)
 //   weight_grad.wgsl, depthwise_weight_grad.wgsl, bias_grad.wgsl: split reductions over pixels,
 //                    then sum_partials.wgsl adds the splits in order (deterministic)
 // Tile shapes come from gpu().tuning.conv. Tensor shapes travel in uniforms. Compile-time
@@ -255,20 +256,31 @@ function convTextured(v: TexturedConv, out: Tensor): boolean {
   const perChunk = Math.min(v.N, Math.floor(textures.maxDimension / (v.C * Hp)));
   if (!t || v.OW % 4 !== 0 || v.stride[1] > 2 || pH < 0 || pW < 0 || v.N * v.O * P * R < t.minWork) return false;
   if (perChunk < 1 || !textures.fits(K4, v.O) || !textures.fits(width, perChunk * v.C * Hp)) return false;
-  const im2col = { R, C: v.C, OW: v.OW, Hp, sH: v.stride[0], dH: v.dilation[0], dW: v.dilation[1], KH: v.KH, KW: v.KW, SW: v.stride[1] };
+  const im2col = { R, C: v.C, OH: v.OH, OW: v.OW, Hp, sH: v.stride[0], dH: v.dilation[0], dW: v.dilation[1], KH: v.KH, KW: v.KW, SW: v.stride[1] };
   const product = { batch: perChunk, M: v.O, N: P, K4, batchedA: false, batchedB: true, zBase: 0, im2col };
   if (!texturedProductFits(product, t)) return false;
   const ta = v.packA('conv2d matrix');
   for (let z0 = 0; z0 < v.N; z0 += perChunk) {
     const images = Math.min(perChunk, v.N - z0);
-    const tb = textures.acquire(width, images * v.C * Hp, 'conv2d padded input');
-    gpu().dispatch(padPackKernel, { x: v.input.buffer, out: tb }, { C: v.C, H: v.H, W: v.W, Hp, pH, pW, width, zBase: z0, upH, upW },
-      [Math.ceil(width / 8), Math.ceil((v.C * Hp) / 8), images]);
+    const tb = padPack(v.input, v.C, v.H, v.W, v.up, v.pad, z0, images);
     texturedProduct(ta, tb, null, v.input, out, { ...product, batch: images, zBase: z0 }, t);
     textures.release(tb);
   }
   textures.release(ta);
   return true;
+}
+
+/**
+ * Images z0 .. z0 + images - 1 of input [N, C, H, W], zero-inserted by `up` and zero-padded by
+ * `pad`, into a scratch texture of ceil(Wp / 4) x (images * C * Hp) texels (conv_pad_pack).
+ */
+function padPack(input: Tensor, C: number, H: number, W: number, up: [number, number], pad: [number, number], z0: number, images: number): PooledTexture {
+  const Hp = (H - 1) * up[0] + 1 + 2 * pad[0];
+  const width = Math.ceil(((W - 1) * up[1] + 1 + 2 * pad[1]) / 4);
+  const tex = gpu().textures.acquire(width, images * C * Hp, 'conv2d padded input');
+  gpu().dispatch(padPackKernel, { x: input.buffer, out: tex }, { C, H, W, Hp, pH: pad[0], pW: pad[1], width, zBase: z0, upH: up[0], upW: up[1] },
+    [Math.ceil(width / 8), Math.ceil((C * Hp) / 8), images]);
+  return tex;
 }
 
 function forwardTextured(g: Geometry, x: Tensor, w: Tensor, out: Tensor): boolean {
@@ -278,6 +290,49 @@ function forwardTextured(g: Geometry, x: Tensor, w: Tensor, out: Tensor): boolea
     O: g.O, OH: g.OH, OW: g.OW, KH: g.KH, KW: g.KW, stride: [g.sH, g.sW], dilation: [g.dH, g.dW],
     packA: (label) => packMatrixTexture(w, g.O, g.C * g.KH * g.KW, g.O, 1, 0, false, label),
   }, out);
+}
+
+/**
+ * dW [O, R] = sum over images of g[n] [O, P] x patches(x[n])^T, computed as its transpose
+ * patches x g^T (matmul_texture, PATCHES_A: the patches fetched from the padded input, C stored
+ * transposed) in splits of Pz images, enough splits for ~256 threads, summed in order. Same
+ * conditions as convTextured.
+ */
+function weightGradTextured(g: Geometry, x: Tensor, grad: Tensor, dW: Tensor): boolean {
+  const t = gpu().tuning.matmulTexture;
+  const textures = gpu().textures;
+  const R = g.C * g.KH * g.KW;
+  const P = g.OH * g.OW;
+  const Hp = g.H + 2 * g.pH;
+  const width = Math.ceil((g.W + 2 * g.pW) / 4);
+  if (!t || g.groups !== 1 || g.OW % 4 !== 0 || g.sW > 2 || g.N * g.O * P * R < t.minWork) return false;
+  const maxImages = Math.min(g.N, Math.floor(textures.maxDimension / Math.max(g.C * Hp, P)));
+  if (maxImages < 1 || !textures.fits(width, maxImages * g.C * Hp) || !textures.fits(Math.ceil(g.O / 4), maxImages * P)) return false;
+  const blocks = Math.ceil(g.O / t.TN) * Math.ceil(R / t.TM);
+  const Pz = Math.min(maxImages, Math.ceil(g.N / Math.ceil(256 / blocks)));
+  const perChunk = Math.floor(maxImages / Pz) * Pz;
+  const splits = Math.ceil(g.N / Pz);
+  const patches = { R, C: g.C, OH: g.OH, OW: g.OW, Hp, sH: g.sH, dH: g.dH, dW: g.dW, KH: g.KH, KW: g.KW, SW: g.sW };
+  const product = (batch: number, zBase: number, images: number) => ({
+    batch, M: R, N: g.O, K4: (Pz * P) / 4, batchedA: false, batchedB: true, zBase, patchesA: { ...patches, Pz, K4total: (images * P) / 4 },
+  });
+  if (!texturedProductFits(product(Math.ceil(perChunk / Pz), 0, perChunk), t)) return false;
+  const part = splits > 1 ? Tensor.empty([splits * dW.size], 'f32', 'conv partials') : dW;
+  for (let z0 = 0, zBase = 0; z0 < g.N; z0 += perChunk) {
+    const images = Math.min(perChunk, g.N - z0);
+    const ta = padPack(x, g.C, g.H, g.W, [1, 1], [g.pH, g.pW], z0, images);
+    const tb = packMatrixTexture(grad, P, g.O, P, images, g.O * P, true, 'conv2d gradient', z0 * g.O * P);
+    const zs = Math.ceil(images / Pz);
+    texturedProduct(ta, tb, null, x, part, product(zs, zBase, images), t);
+    textures.release(ta);
+    textures.release(tb);
+    zBase += zs;
+  }
+  if (part !== dW) {
+    sumPartials(part, dW, splits);
+    part.release();
+  }
+  return true;
 }
 
 /** dx = conv(g zero-inserted by the stride, F flipped and transposed), stride 1, padding (K - 1) * d - p. */
@@ -408,6 +463,7 @@ export function conv2dBackwardWeight(x: Tensor, grad: Tensor, weightShape: Shape
     }
     return dW;
   }
+  if (weightGradTextured(g, x, grad, dW)) return dW;
   const wg = tune.weightGrad;
   const cols = g.Cg * g.KH * g.KW;
   const TM = Math.min(wg.TM, pow2ceil(g.Og));

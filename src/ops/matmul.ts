@@ -119,11 +119,15 @@ export interface TexturedProduct {
   batchedB: boolean;
   zBase: number;
   /** B is a dense conv's patch matrix, read from its padded input (see matmul_texture.wgsl). */
-  im2col?: Im2col;
+  im2col?: ConvPatches;
+  /** A is the patch matrix of Pz images per z, C stored transposed (a conv's weight gradient). */
+  patchesA?: ConvPatches & { Pz: number; K4total: number };
 }
 
-/** The conv geometry of matmul_texture's IM2COL mode: R = C*KH*KW; Hp = padded input height. */
-export interface Im2col { R: number; C: number; OW: number; Hp: number; sH: number; dH: number; dW: number; KH: number; KW: number; SW: number }
+/** The conv geometry of matmul_texture's patch modes: R = C*KH*KW; Hp = padded input height. */
+export interface ConvPatches {
+  R: number; C: number; OH: number; OW: number; Hp: number; sH: number; dH: number; dW: number; KH: number; KW: number; SW: number;
+}
 
 function productGrid(p: TexturedProduct, t: MatmulTextureTiles): { groups: number; rows: number } {
   if (!(Number.isInteger(t.TM) && t.TM >= 1 && t.TM <= 16 && t.TN % 4 === 0 && t.TN >= 4 && t.TN <= 32 && t.WG >= 1)) {
@@ -147,16 +151,17 @@ export function texturedProductFits(p: TexturedProduct, t: MatmulTextureTiles): 
 export function texturedProduct(ta: PooledTexture, tb: PooledTexture, bias: Tensor | null, input: Tensor, out: Tensor, p: TexturedProduct, t: MatmulTextureTiles): void {
   if (p.batch === 0 || p.M === 0 || p.N === 0) return;
   const { groups, rows } = productGrid(p, t);
-  const im = p.im2col;
+  const im = p.im2col ?? p.patchesA;
   const conv = im
-    ? { R: im.R, C: im.C, OW: im.OW, Hp: im.Hp, sH: im.sH, dH: im.dH, dW: im.dW }
-    : { R: 1, C: 1, OW: 1, Hp: 1, sH: 1, dH: 1, dW: 1 };
+    ? { R: im.R, C: im.C, OH: im.OH, OW: im.OW, Hp: im.Hp, sH: im.sH, dH: im.dH, dW: im.dW, Pz: p.patchesA?.Pz ?? 1, K4total: p.patchesA?.K4total ?? 0 }
+    : { R: 1, C: 1, OH: 1, OW: 1, Hp: 1, sH: 1, dH: 1, dW: 1, Pz: 1, K4total: 0 };
+  const mode: Record<string, number> = p.im2col ? { IM2COL: 1 } : p.patchesA ? { PATCHES_A: 1 } : {};
   gpu().dispatch(
     matmulTextureKernel,
     { ta, tb, bias: (bias ?? input).buffer, c: out.buffer },
     { M: p.M, N: p.N, K4: p.K4, batchedA: +p.batchedA, batchedB: +p.batchedB, zBase: p.zBase, ...conv },
     [Math.ceil(groups / rows), rows, p.batch],
-    { HAS_BIAS: +!!bias, WG: t.WG, TM: t.TM, TN4: t.TN / 4, ...(im ? { IM2COL: 1, KH: im.KH, KW: im.KW, SW: im.SW } : {}) },
+    { HAS_BIAS: +!!bias, WG: t.WG, TM: t.TM, TN4: t.TN / 4, ...mode, ...(im ? { KH: im.KH, KW: im.KW, SW: im.SW } : {}) } as Record<string, number>,
   );
 }
 

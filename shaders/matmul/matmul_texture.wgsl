@@ -29,7 +29,8 @@
 // private accumulators. Rows and column groups are unrolled by hand and pruned with
 // `if (TM > i)` / `if (TN4 > j)`, so the compiler sees constant indices into the accumulators
 // (registers). Rows and columns past the edge fetch the last valid texel and are not written.
-// Grid: ceil(blocks / WG) workgroups folded into x and y (index = x + y * nwg.x), batch in z.
+// Grid: ceil(blocks / WG) workgroups folded into x and y (index = x + y * nwg.x), batch in z;
+// PATCHES_A: ceil(blocks * batch / WG) folded into x and y, z = 1.
 
 struct Params {
   M: u32,
@@ -185,8 +186,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   // Blocks are numbered row-major over the whole [M, N] output, so no thread idles past the
   // N edge of a narrow product (a 1x1 conv on an 8x8 map has N = 64).
   let colBlocks = (params.N + 4u * TN4 - 1u) / (4u * TN4);
-  let blk = (wg.x + wg.y * nwg.x) * WG + lid.x;
-  if (blk >= colBlocks * ((M + TM - 1u) / TM)) { return; }
+  let blocks = colBlocks * ((M + TM - 1u) / TM);
+  var blk = (wg.x + wg.y * nwg.x) * WG + lid.x;
+  var z = wg.z;
+  if (PATCHES_A) {
+    // A weight gradient has few blocks (16 x 16 channels: one) and many splits: the splits
+    // are numbered with the blocks, so a workgroup's lanes are not left idle.
+    z = blk / blocks;
+    blk = blk % blocks;
+    if (z * params.K4 >= params.K4total) { return; }
+  } else if (blk >= blocks) {
+    return;
+  }
   let n0 = (blk % colBlocks) * 4u * TN4;
   let m0 = (blk / colBlocks) * TM;
   let lastTexel = (params.N + 3u) / 4u - 1u;
@@ -194,13 +205,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     if (IM2COL) {
       let p = 4u * min(n0 / 4u + j, lastTexel);
       let oy = p / params.OW;
-      rowB[j] = i32(wg.z * params.C * params.Hp + oy * params.sH);
+      rowB[j] = i32(z * params.C * params.Hp + oy * params.sH);
       colB[j] = i32((p - oy * params.OW) * SW);
     } else {
       colB[j] = i32(min(n0 / 4u + j, lastTexel));
     }
   }
-  let rowBase = select(0u, wg.z * M, params.batchedA != 0u);
+  let rowBase = select(0u, z * M, params.batchedA != 0u);
   for (var i = 0u; i < TM; i++) {
     let m = min(m0 + i, M - 1u);
     if (PATCHES_A) {
@@ -210,11 +221,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       rowA[i] = i32(rowBase + m);
     }
   }
-  let kBase = i32(select(0u, wg.z * 4u * params.K4, params.batchedB != 0u));
+  let kBase = i32(select(0u, z * 4u * params.K4, params.batchedB != 0u));
   var kEnd = params.K4;
   if (PATCHES_A) {
-    imageRow = i32(wg.z * params.Pz * params.C * params.Hp);
-    kEnd = min(params.K4, params.K4total - wg.z * params.K4);
+    imageRow = i32(z * params.Pz * params.C * params.Hp);
+    kEnd = min(params.K4, params.K4total - z * params.K4);
   }
 
   // acc starts at 0 (private variables are zero-initialised).
@@ -269,7 +280,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     }
   }
 
-  let baseC = (params.zBase + wg.z) * M * params.N;
+  let baseC = (params.zBase + z) * M * params.N;
   storeRow(0u, m0, n0, baseC);
   if (TM > 1u) { storeRow(1u, m0, n0, baseC); }
   if (TM > 2u) { storeRow(2u, m0, n0, baseC); }

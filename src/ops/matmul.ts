@@ -133,7 +133,9 @@ function productGrid(p: TexturedProduct, t: MatmulTextureTiles): { groups: numbe
   if (!(Number.isInteger(t.TM) && t.TM >= 1 && t.TM <= 16 && t.TN % 4 === 0 && t.TN >= 4 && t.TN <= 32 && t.WG >= 1)) {
     throw new Error(`matmul: tuning.matmulTexture ${JSON.stringify(t)} is not a tile shape the kernel holds (TM 1..16, TN a multiple of 4 up to 32)`);
   }
-  const groups = Math.ceil((Math.ceil(p.N / t.TN) * Math.ceil(p.M / t.TM)) / t.WG);
+  const blocks = Math.ceil(p.N / t.TN) * Math.ceil(p.M / t.TM);
+  // PATCHES_A numbers its splits with the blocks (see matmul_texture.wgsl).
+  const groups = Math.ceil((blocks * (p.patchesA ? p.batch : 1)) / t.WG);
   const max = gpu().info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
   return { groups, rows: Math.ceil(groups / max) };
 }
@@ -160,7 +162,7 @@ export function texturedProduct(ta: PooledTexture, tb: PooledTexture, bias: Tens
     matmulTextureKernel,
     { ta, tb, bias: (bias ?? input).buffer, c: out.buffer },
     { M: p.M, N: p.N, K4: p.K4, batchedA: +p.batchedA, batchedB: +p.batchedB, zBase: p.zBase, ...conv },
-    [Math.ceil(groups / rows), rows, p.batch],
+    [Math.ceil(groups / rows), rows, p.patchesA ? 1 : p.batch],
     { HAS_BIAS: +!!bias, WG: t.WG, TM: t.TM, TN4: t.TN / 4, ...mode, ...(im ? { KH: im.KH, KW: im.KW, SW: im.SW } : {}) } as Record<string, number>,
   );
 }

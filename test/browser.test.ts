@@ -111,7 +111,7 @@ async function runPage<Report = PageReport>(flags: string[], path: string, timeo
 function expectAllPass(report: PageReport, what: string): void {
   expect(report.error, `${what}: the page failed before its checks`).toBeUndefined();
   for (const c of report.checks) console.log(`${what}: ${c.ok ? 'ok  ' : 'FAIL'} ${c.name} (${(c.ms / 1000).toFixed(1)} s): ${c.detail.split('\n')[0]}`);
-  expect(report.checks.length).toBe(9);
+  expect(report.checks.length).toBe(10);
   for (const c of report.checks) expect(c.ok, `${what}: ${c.name}: ${c.detail}`).toBe(true);
 }
 

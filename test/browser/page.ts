@@ -64,15 +64,15 @@ async function main(): Promise<PageReport> {
     return within(await y.data(), matmulRef(A, B, 67, 45, 53, { transA: true }), 'C');
   });
 
-  await check('conv2d 3x3 stride 2 with a feedback matrix: forward, input and weight gradients against the CPU', async () => {
-    const xShape = [3, 5, 13, 11], wShape = [7, 5, 3, 3];
-    const p: ConvRefParams = { stride: [2, 2], padding: [1, 1], dilation: [1, 1], groups: 1 };
+  // Forward, input gradient through a feedback matrix B, and weight gradient, against the CPU.
+  const checkConv = async (xShape: number[], wShape: number[], stride: number, padding: number) => {
+    const p: ConvRefParams = { stride: [stride, stride], padding: [padding, padding], dilation: [1, 1], groups: 1 };
     const x = randomArray(size(xShape), next), w = randomArray(size(wShape), next), B = randomArray(size(wShape), next);
     const yShape = refOutputShape(xShape, wShape, p);
     const g = randomArray(size(yShape), next);
     const tx = b.Tensor.fromData(x, xShape), tw = b.Tensor.fromData(w, wShape);
     tx.requiresGrad = tw.requiresGrad = true;
-    const y = b.conv2d(tx, tw, { stride: 2, padding: 1, feedback: b.Tensor.fromData(B, wShape) });
+    const y = b.conv2d(tx, tw, { stride, padding, feedback: b.Tensor.fromData(B, wShape) });
     const forward = within(await y.data(), convForwardRef(x, xShape, w, wShape, p), 'y');
     b.backward(y, b.Tensor.fromData(g, yShape));
     return [
@@ -80,7 +80,12 @@ async function main(): Promise<PageReport> {
       within(await tx.grad!.data(), convBackwardInputRef(g, B, xShape, wShape, p), 'dx (through B)'),
       within(await tw.grad!.data(), convBackwardWeightRef(x, g, xShape, wShape, p), 'dW'),
     ].join(', ');
-  });
+  };
+  await check('conv2d 3x3 stride 2 with a feedback matrix: forward, input and weight gradients against the CPU',
+    () => checkConv([3, 5, 13, 11], [7, 5, 3, 3], 2, 1));
+  // Output width 12, 90720 multiply-adds: software adapters take the texture path (IM2COL, PATCHES_A).
+  await check('conv2d 3x3 pad 1 on 12x12 maps, the same three (through textures on software adapters)',
+    () => checkConv([2, 5, 12, 12], [7, 5, 3, 3], 1, 1));
 
   await check('depthwise dilated conv 3x3 (groups = 6, dilation 2) against the CPU', async () => {
     const xShape = [2, 6, 9, 9], wShape = [6, 1, 3, 3];

@@ -92,7 +92,7 @@ export function chooseTuning(info: DeviceInfo): Tuning {
       matmul: { WG_X: 8, WG_Y: 1, TM: 32, TN: 32, SHARED: 0, TK: 16 },
       matmulSmall: { WG_X: 8, WG_Y: 1, TM: 8, TN: 8, SHARED: 0, TK: 16 },
       matmulLargeWork: 2 ** 27,
-      matmulTexture: { WG: 8, TM: 16, TN: 16, minWork: 2 ** 16 },
+      matmulTexture: { WG: 8, TM: 16, TN: 16, minWork: 2 ** 19 },
       reduceWorkgroup: 64,
       partialGroups: 16,
       reduceChunk: 16384,

@@ -49,6 +49,17 @@ async function main(): Promise<PageReport> {
     return `${what} ${err.toExponential(1)}`;
   };
   const next = rng(seed);
+  // Adapters that report being software (SwiftShader does; Chromium hides llvmpipe's identity
+  // behind ANGLE, which then gets a GPU's tuning) must take the texture path for large products.
+  const textureDispatches = (mode: string) =>
+    [...rt.recorder.counts].filter(([k]) => k.startsWith('matmul_texture[') && k.includes(mode)).reduce((n, [, v]) => n + v, 0);
+  const throughTextures = async (modes: string[], f: () => Promise<string>) => {
+    const before = modes.map(textureDispatches);
+    const detail = await f();
+    const used = modes.map((m, i) => textureDispatches(m) - before[i]);
+    if (rt.info.isSoftware && used.some((n) => n === 0)) throw new Error(`a software adapter did not take the texture path (${modes.join(', ')}: ${used.join(', ')})`);
+    return `${detail}; texture dispatches ${used.join(', ')}`;
+  };
 
   await check('matmul 37x29 by (45x29)^T against the CPU', async () => {
     const A = randomArray(37 * 29, next), B = randomArray(45 * 29, next);
@@ -56,12 +67,14 @@ async function main(): Promise<PageReport> {
     return within(await y.data(), matmulRef(A, B, 37, 29, 45, { transB: true }), 'C');
   });
 
-  // 67*45*53 multiply-adds: past tuning.matmulTexture.minWork, so software adapters pack both
-  // operands into textures (A transposed, to cover the pack's transpose too).
-  await check('matmul (45x67)^T by 45x53 against the CPU (through textures on software adapters)', async () => {
-    const A = randomArray(45 * 67, next), B = randomArray(45 * 53, next);
-    const y = b.matmul(b.Tensor.fromData(A, [45, 67]), b.Tensor.fromData(B, [45, 53]), { transA: true });
-    return within(await y.data(), matmulRef(A, B, 67, 45, 53, { transA: true }), 'C');
+  // 97*65*89 multiply-adds: past tuning.matmulTexture.minWork (2^19), so software adapters pack
+  // both operands into textures (A transposed, to cover the pack's transpose too).
+  await check('matmul (65x97)^T by 65x89 against the CPU (through textures on adapters that report being software)', async () => {
+    const A = randomArray(65 * 97, next), B = randomArray(65 * 89, next);
+    return throughTextures([''], async () => {
+      const y = b.matmul(b.Tensor.fromData(A, [65, 97]), b.Tensor.fromData(B, [65, 89]), { transA: true });
+      return within(await y.data(), matmulRef(A, B, 97, 65, 89, { transA: true }), 'C');
+    });
   });
 
   // Forward, input gradient through a feedback matrix B, and weight gradient, against the CPU.
@@ -83,9 +96,9 @@ async function main(): Promise<PageReport> {
   };
   await check('conv2d 3x3 stride 2 with a feedback matrix: forward, input and weight gradients against the CPU',
     () => checkConv([3, 5, 13, 11], [7, 5, 3, 3], 2, 1));
-  // Output width 12, 90720 multiply-adds: software adapters take the texture path (IM2COL, PATCHES_A).
-  await check('conv2d 3x3 pad 1 on 12x12 maps, the same three (through textures on software adapters)',
-    () => checkConv([2, 5, 12, 12], [7, 5, 3, 3], 1, 1));
+  // Output width 16, 884736 multiply-adds: software adapters take the texture path (IM2COL, PATCHES_A).
+  await check('conv2d 3x3 pad 1 on 16x16 maps, the same three (through textures on adapters that report being software)',
+    () => throughTextures(['IM2COL=1', 'PATCHES_A=1'], () => checkConv([4, 8, 16, 16], [12, 8, 3, 3], 1, 1)));
 
   await check('depthwise dilated conv 3x3 (groups = 6, dilation 2) against the CPU', async () => {
     const xShape = [2, 6, 9, 9], wShape = [6, 1, 3, 3];

@@ -115,7 +115,8 @@ describe('conv2d kernels against the CPU reference', () => {
     const tuning = rt().tuning;
     const textures = rt().textures as { maxDimension: number };
     const saved = { matmulTexture: tuning.matmulTexture, maxDimension: textures.maxDimension };
-    tuning.matmulTexture = { WG: 8, TM: 16, TN: 16, minWork: 0 };
+    // Small blocks (5 rows, an odd count, x 8 columns) compile fast; matmul.test.ts covers the tile shapes.
+    tuning.matmulTexture = { WG: 8, TM: 5, TN: 8, minWork: 0 };
     const dispatches = (mode: string) => [...rt().recorder.counts].filter(([k]) => k.startsWith('matmul_texture[') && k.includes(mode)).reduce((n, [, v]) => n + v, 0);
     const before = { im2col: dispatches('IM2COL=1'), patches: dispatches('PATCHES_A=1') };
     try {

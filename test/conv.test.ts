@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { useGpu, rng, freshSeed, randomArray, expectClose, finiteDifference } from './util.js';
+import { useGpu, rng, freshSeed, randomArray, expectClose, finiteDifference, dispatchCount } from './util.js';
 import { Tensor } from '../src/tensor.js';
 import { backward, withExactGradients } from '../src/autograd.js';
 import { chooseTuning } from '../src/gpu/tuning.js';
@@ -117,7 +117,7 @@ describe('conv2d kernels against the CPU reference', () => {
     const saved = { matmulTexture: tuning.matmulTexture, maxDimension: textures.maxDimension };
     // Small blocks (5 rows, an odd count, x 8 columns) compile fast; matmul.test.ts covers the tile shapes.
     tuning.matmulTexture = { WG: 8, TM: 5, TN: 8, minWork: 0 };
-    const dispatches = (mode: string) => [...rt().recorder.counts].filter(([k]) => k.startsWith('matmul_texture[') && k.includes(mode)).reduce((n, [, v]) => n + v, 0);
+    const dispatches = (mode: string) => dispatchCount(rt(), (k) => k.startsWith('matmul_texture[') && k.includes(mode));
     const before = { im2col: dispatches('IM2COL=1'), patches: dispatches('PATCHES_A=1') };
     try {
       // R = C*KH*KW is never a multiple of 4 here (the K padding), and OW is a multiple of 4.

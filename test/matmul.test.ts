@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { useGpu, rng, freshSeed, randomArray, expectClose, finiteDifference } from './util.js';
+import { useGpu, rng, freshSeed, randomArray, expectClose, finiteDifference, dispatchCount } from './util.js';
 import { Tensor } from '../src/tensor.js';
 import { backward, withExactGradients } from '../src/autograd.js';
 import { chooseTuning, type Tuning } from '../src/gpu/tuning.js';
@@ -37,7 +37,7 @@ const bufferPath = () => ({ matmulTexture: null });
 const texturePath = (WG: number, TM: number, TN: number) => () => ({ matmulTexture: { WG, TM, TN, minWork: 0 } });
 
 /** Dispatches of kernels whose label starts with `name` so far. */
-const dispatched = (name: string) => [...rt().recorder.counts].filter(([k]) => k.startsWith(name + '[') || k === name).reduce((s, [, n]) => s + n, 0);
+const dispatched = (name: string) => dispatchCount(rt(), (k) => k.startsWith(name + '[') || k === name);
 
 const combos: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
 const label = (tA: boolean, tB: boolean) => `${tA ? 'A^T' : 'A'}${tB ? ' B^T' : ' B'}`;
@@ -76,7 +76,7 @@ describe('matmul forward', () => {
         await checkLinear(33, 65, 17, next);
       });
     }
-    expect(dispatched("matmul_texture")).toBeGreaterThanOrEqual(before + 3 * (4 * sizes.length + 3 * 4 + 4));
+    expect(dispatched('matmul_texture')).toBeGreaterThanOrEqual(before + 3 * (4 * sizes.length + 3 * 4 + 4));
   });
 
   // One layout only: on llvmpipe the 32x32 shader takes ~30 s to compile on a cold Mesa cache.

@@ -17,6 +17,13 @@ export function useGpu(): () => Runtime {
   return () => rt!;
 }
 
+/** Dispatches recorded so far of the kernels whose label (name[overrides]) `match` accepts: which path ran. */
+export function dispatchCount(runtime: Runtime, match: (label: string) => boolean): number {
+  let n = 0;
+  for (const [label, count] of runtime.recorder.counts) if (match(label)) n += count;
+  return n;
+}
+
 /** A fresh seed per run, printed, or BIONAS_SEED to replay one. */
 export function freshSeed(what: string): number {
   const seed = process.env.BIONAS_SEED ? Number(process.env.BIONAS_SEED) : (Math.random() * 2 ** 31) >>> 0;

@@ -112,20 +112,19 @@ fn fourPixels(y: i32, f: i32) -> vec4<f32> {
                        vec4<f32>(a.z, b.xz, c2.x), s == 2), vec4<f32>(a.w, b.yw, c2.y), s == 3);
 }
 
-fn loadB(j: u32, kRow: i32) {
-  for (var kk = 0; kk < 4; kk++) {
-    bt[u32(kk) * MAXJ + j] = textureLoad(tb, vec2<i32>(colB[j], kRow + kk), 0);
-  }
-}
-
-// IM2COL: rows 4*k4 .. +3 of the patch matrix at columns n0 + 4j .. +3, from the padded input.
-fn loadPatches(j: u32, k4: u32) {
+// bt's column group j at rows 4*k4 .. +3 of op(B): packed texels (rows kBase + 4*k4 ..), or
+// with IM2COL the patch matrix's rows, fetched from the padded input.
+fn loadBGroup(j: u32, k4: u32, kBase: i32) {
   for (var kk = 0u; kk < 4u; kk++) {
-    let r = min(4u * k4 + kk, params.R - 1u);
-    let ch = r / (KH * KW);
-    let ky = (r / KW) % KH;
-    let kx = r % KW;
-    bt[kk * MAXJ + j] = fourPixels(rowB[j] + i32(ch * params.Hp + ky * params.dH), colB[j] + i32(kx * params.dW));
+    if (IM2COL) {
+      let r = min(4u * k4 + kk, params.R - 1u);
+      let ch = r / (KH * KW);
+      let ky = (r / KW) % KH;
+      let kx = r % KW;
+      bt[kk * MAXJ + j] = fourPixels(rowB[j] + i32(ch * params.Hp + ky * params.dH), colB[j] + i32(kx * params.dW));
+    } else {
+      bt[kk * MAXJ + j] = textureLoad(tb, vec2<i32>(colB[j], kBase + i32(4u * k4 + kk)), 0);
+    }
   }
 }
 
@@ -230,26 +229,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 
   // acc starts at 0 (private variables are zero-initialised).
   for (var k4 = 0; k4 < i32(kEnd); k4++) {
-    if (IM2COL) {
-      loadPatches(0u, u32(k4));
-      if (TN4 > 1u) { loadPatches(1u, u32(k4)); }
-      if (TN4 > 2u) { loadPatches(2u, u32(k4)); }
-      if (TN4 > 3u) { loadPatches(3u, u32(k4)); }
-      if (TN4 > 4u) { loadPatches(4u, u32(k4)); }
-      if (TN4 > 5u) { loadPatches(5u, u32(k4)); }
-      if (TN4 > 6u) { loadPatches(6u, u32(k4)); }
-      if (TN4 > 7u) { loadPatches(7u, u32(k4)); }
-    } else {
-      let kRow = kBase + 4 * k4;
-      loadB(0u, kRow);
-      if (TN4 > 1u) { loadB(1u, kRow); }
-      if (TN4 > 2u) { loadB(2u, kRow); }
-      if (TN4 > 3u) { loadB(3u, kRow); }
-      if (TN4 > 4u) { loadB(4u, kRow); }
-      if (TN4 > 5u) { loadB(5u, kRow); }
-      if (TN4 > 6u) { loadB(6u, kRow); }
-      if (TN4 > 7u) { loadB(7u, kRow); }
-    }
+    loadBGroup(0u, u32(k4), kBase);
+    if (TN4 > 1u) { loadBGroup(1u, u32(k4), kBase); }
+    if (TN4 > 2u) { loadBGroup(2u, u32(k4), kBase); }
+    if (TN4 > 3u) { loadBGroup(3u, u32(k4), kBase); }
+    if (TN4 > 4u) { loadBGroup(4u, u32(k4), kBase); }
+    if (TN4 > 5u) { loadBGroup(5u, u32(k4), kBase); }
+    if (TN4 > 6u) { loadBGroup(6u, u32(k4), kBase); }
+    if (TN4 > 7u) { loadBGroup(7u, u32(k4), kBase); }
     rowStep(0u, k4);
     if (TM > 1u) { rowStep(1u, k4); }
     if (TM > 2u) { rowStep(2u, k4); }

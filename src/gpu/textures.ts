@@ -26,8 +26,6 @@ function usage(): number {
 export class TexturePool {
   private free = new Map<string, PooledTexture[]>();
   private nextId = 1;
-  liveTextures = 0;
-  allocatedBytes = 0;
 
   constructor(private device: GPUDevice, readonly maxDimension: number) {}
 
@@ -46,17 +44,14 @@ export class TexturePool {
       const texture = this.device.createTexture({ size: [width, height], format: 'rgba32float', usage: usage(), label: `pool:${key}` });
       const view = texture.createView({ label: `pool:${key}` });
       entry = { kind: 'texture', texture, view, id: this.nextId++, width, height, lastUse: -1, refs: 0 };
-      this.allocatedBytes += width * height * 16;
     }
     entry.refs = 1;
-    this.liveTextures++;
     return entry;
   }
 
   release(entry: PooledTexture): void {
     if (entry.refs !== 1) throw new Error('texture released twice');
     entry.refs = 0;
-    this.liveTextures--;
     const key = `${entry.width}x${entry.height}`;
     let list = this.free.get(key);
     if (!list) this.free.set(key, (list = []));

@@ -30,7 +30,7 @@
 import { gpu } from '../gpu/runtime.js';
 import { Kernel, type OverrideValues, type UniformValue } from '../gpu/kernels.js';
 import type { PooledBuffer } from '../gpu/buffers.js';
-import type { ConvTuning } from '../gpu/tuning.js';
+import type { ConvTuning, MatmulTextureTiles } from '../gpu/tuning.js';
 import type { PooledTexture } from '../gpu/textures.js';
 import { Tensor, fmt, type Shape } from '../tensor.js';
 import { matmulRaw, packMatrixTexture, texturedProduct, texturedProductFits } from './matmul.js';
@@ -245,16 +245,14 @@ interface TexturedConv {
  * non-negative padding; false (nothing recorded) otherwise.
  */
 function convTextured(v: TexturedConv, out: Tensor): boolean {
-  const t = gpu().tuning.matmulTexture;
-  const textures = gpu().textures;
-  const [upH, upW] = v.up, [pH, pW] = v.pad;
   const R = v.C * v.KH * v.KW;
   const P = v.OH * v.OW;
+  const t = texturedConvTiles(v.OW, v.stride[1], v.N * v.O * P * R);
+  if (!t || v.pad[0] < 0 || v.pad[1] < 0) return false;
+  const textures = gpu().textures;
   const K4 = Math.ceil(R / 4);
-  const Hp = (v.H - 1) * upH + 1 + 2 * pH;
-  const width = Math.ceil(((v.W - 1) * upW + 1 + 2 * pW) / 4);
+  const { Hp, width } = padded(v.H, v.W, v.up, v.pad);
   const perChunk = Math.min(v.N, Math.floor(textures.maxDimension / (v.C * Hp)));
-  if (!t || v.OW % 4 !== 0 || v.stride[1] > 2 || pH < 0 || pW < 0 || v.N * v.O * P * R < t.minWork) return false;
   if (perChunk < 1 || !textures.fits(K4, v.O) || !textures.fits(width, perChunk * v.C * Hp)) return false;
   const im2col = { R, C: v.C, OH: v.OH, OW: v.OW, Hp, sH: v.stride[0], dH: v.dilation[0], dW: v.dilation[1], KH: v.KH, KW: v.KW, SW: v.stride[1] };
   const product = { batch: perChunk, M: v.O, N: P, K4, batchedA: false, batchedB: true, zBase: 0, im2col };
@@ -271,12 +269,26 @@ function convTextured(v: TexturedConv, out: Tensor): boolean {
 }
 
 /**
+ * The texture tiles for a dense conv's products on this adapter, or null where the texture path
+ * does not apply: no texture tiles (GPUs), an output width that is not a multiple of 4, a
+ * horizontal stride over 2, or fewer multiply-adds than tuning.matmulTexture.minWork.
+ */
+function texturedConvTiles(OW: number, strideW: number, work: number): MatmulTextureTiles | null {
+  const t = gpu().tuning.matmulTexture;
+  return t && OW % 4 === 0 && strideW <= 2 && work >= t.minWork ? t : null;
+}
+
+/** Height and width (in texels) of an [H, W] map zero-inserted by `up` and zero-padded by `pad`. */
+function padded(H: number, W: number, up: [number, number], pad: [number, number]): { Hp: number; width: number } {
+  return { Hp: (H - 1) * up[0] + 1 + 2 * pad[0], width: Math.ceil(((W - 1) * up[1] + 1 + 2 * pad[1]) / 4) };
+}
+
+/**
  * Images z0 .. z0 + images - 1 of input [N, C, H, W], zero-inserted by `up` and zero-padded by
- * `pad`, into a scratch texture of ceil(Wp / 4) x (images * C * Hp) texels (conv_pad_pack).
+ * `pad`, into a scratch texture of width x (images * C * Hp) texels (conv_pad_pack).
  */
 function padPack(input: Tensor, C: number, H: number, W: number, up: [number, number], pad: [number, number], z0: number, images: number): PooledTexture {
-  const Hp = (H - 1) * up[0] + 1 + 2 * pad[0];
-  const width = Math.ceil(((W - 1) * up[1] + 1 + 2 * pad[1]) / 4);
+  const { Hp, width } = padded(H, W, up, pad);
   const tex = gpu().textures.acquire(width, images * C * Hp, 'conv2d padded input');
   gpu().dispatch(padPackKernel, { x: input.buffer, out: tex }, { C, H, W, Hp, pH: pad[0], pW: pad[1], width, zBase: z0, upH: up[0], upW: up[1] },
     [Math.ceil(width / 8), Math.ceil((C * Hp) / 8), images]);
@@ -299,13 +311,12 @@ function forwardTextured(g: Geometry, x: Tensor, w: Tensor, out: Tensor): boolea
  * conditions as convTextured.
  */
 function weightGradTextured(g: Geometry, x: Tensor, grad: Tensor, dW: Tensor): boolean {
-  const t = gpu().tuning.matmulTexture;
-  const textures = gpu().textures;
   const R = g.C * g.KH * g.KW;
   const P = g.OH * g.OW;
-  const Hp = g.H + 2 * g.pH;
-  const width = Math.ceil((g.W + 2 * g.pW) / 4);
-  if (!t || g.groups !== 1 || g.OW % 4 !== 0 || g.sW > 2 || g.N * g.O * P * R < t.minWork) return false;
+  const t = texturedConvTiles(g.OW, g.sW, g.N * g.O * P * R);
+  if (!t || g.groups !== 1) return false;
+  const textures = gpu().textures;
+  const { Hp, width } = padded(g.H, g.W, [1, 1], [g.pH, g.pW]);
   // Both operands are packed at one storage load per element (x and g: about C + O per pixel)
   // for R * O FMAs per pixel. At 8 FMAs per packed element (1x1, 16 -> 16 channels) the GEMM
   // kernel was faster (15 against 21 ms, batch 32, 32x32); at 16 (32 -> 32) textures won 2x.

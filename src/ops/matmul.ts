@@ -129,7 +129,8 @@ export interface ConvPatches {
   R: number; C: number; OH: number; OW: number; Hp: number; sH: number; dH: number; dW: number; KH: number; KW: number; SW: number;
 }
 
-function productGrid(p: TexturedProduct, t: MatmulTextureTiles): { groups: number; rows: number } {
+/** The product's grid: `groups` workgroups folded into `rows` rows; `fits` the adapter's limit. */
+function productGrid(p: TexturedProduct, t: MatmulTextureTiles): { groups: number; rows: number; fits: boolean } {
   if (!(Number.isInteger(t.TM) && t.TM >= 1 && t.TM <= 16 && t.TN % 4 === 0 && t.TN >= 4 && t.TN <= 32 && t.WG >= 1)) {
     throw new Error(`matmul: tuning.matmulTexture ${JSON.stringify(t)} is not a tile shape the kernel holds (TM 1..16, TN a multiple of 4 up to 32)`);
   }
@@ -137,13 +138,13 @@ function productGrid(p: TexturedProduct, t: MatmulTextureTiles): { groups: numbe
   // PATCHES_A numbers its splits with the blocks (see matmul_texture.wgsl).
   const groups = Math.ceil((blocks * (p.patchesA ? p.batch : 1)) / t.WG);
   const max = gpu().info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
-  return { groups, rows: Math.ceil(groups / max) };
+  const rows = Math.ceil(groups / max);
+  return { groups, rows, fits: rows <= max && p.batch <= max };
 }
 
 /** Whether the texture product's grid fits the adapter (it folds blocks into x and y, batch in z). */
 export function texturedProductFits(p: TexturedProduct, t: MatmulTextureTiles): boolean {
-  const max = gpu().info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
-  return productGrid(p, t).rows <= max && p.batch <= max;
+  return productGrid(p, t).fits;
 }
 
 /**
@@ -157,13 +158,14 @@ export function texturedProduct(ta: PooledTexture, tb: PooledTexture, bias: Tens
   const conv = im
     ? { R: im.R, C: im.C, OH: im.OH, OW: im.OW, Hp: im.Hp, sH: im.sH, dH: im.dH, dW: im.dW, Pz: p.patchesA?.Pz ?? 1, K4total: p.patchesA?.K4total ?? 0 }
     : { R: 1, C: 1, OH: 1, OW: 1, Hp: 1, sH: 1, dH: 1, dW: 1, Pz: 1, K4total: 0 };
-  const mode: Record<string, number> = p.im2col ? { IM2COL: 1 } : p.patchesA ? { PATCHES_A: 1 } : {};
+  const overrides: Record<string, number> = { HAS_BIAS: +!!bias, WG: t.WG, TM: t.TM, TN4: t.TN / 4 };
+  if (im) Object.assign(overrides, { [p.im2col ? 'IM2COL' : 'PATCHES_A']: 1, KH: im.KH, KW: im.KW, SW: im.SW });
   gpu().dispatch(
     matmulTextureKernel,
     { ta, tb, bias: (bias ?? input).buffer, c: out.buffer },
     { M: p.M, N: p.N, K4: p.K4, batchedA: +p.batchedA, batchedB: +p.batchedB, zBase: p.zBase, ...conv },
     [Math.ceil(groups / rows), rows, p.patchesA ? 1 : p.batch],
-    { HAS_BIAS: +!!bias, WG: t.WG, TM: t.TM, TN4: t.TN / 4, ...mode, ...(im ? { KH: im.KH, KW: im.KW, SW: im.SW } : {}) } as Record<string, number>,
+    overrides,
   );
 }
 

@@ -113,6 +113,30 @@ describe('GPU errors become thrown errors', () => {
     expect(() => rt().textures.acquire(rt().textures.maxDimension + 1, 1, 'too wide')).toThrow(/too wide: a \d+ x 1 texture exceeds/);
   });
 
+  it('a buffer copied into a texture, row-major (whole rows and a partial last row); copies that do not fit are refused', async () => {
+    const read = new Kernel('texture_read_rows', `
+@group(0) @binding(0) var src: texture_2d<f32>;
+@group(0) @binding(1) var<storage, read_write> dst: array<vec4<f32>>;
+@compute @workgroup_size(1) fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  let i = id.y * 16u + id.x;
+  if (i < arrayLength(&dst)) { dst[i] = textureLoad(src, vec2<u32>(id.x, id.y), 0); }
+}`);
+    const next = rng(freshSeed('copy to texture'));
+    const texels = 2 * 16 + 5;
+    const data = randomArray(texels * 4, next);
+    const a = Tensor.fromData(data, [texels * 4]);
+    const tex = rt().textures.acquire(16, 3, 'test');
+    const out = Tensor.empty([texels * 4]);
+    rt().recorder.copyToTexture(a.buffer, tex, texels);
+    rt().dispatch(read, { src: tex, dst: out.buffer }, {}, [16, 3]);
+    expect(Array.from(await out.data())).toEqual(Array.from(data));
+    expect(() => rt().recorder.copyToTexture(a.buffer, tex, 3 * 16 + 1)).toThrow(/49 texels exceed a 16 x 3 texture/);
+    const narrow = rt().textures.acquire(12, 4, 'test');
+    expect(() => rt().recorder.copyToTexture(a.buffer, narrow, 30)).toThrow(/a 12-texel row is not a multiple of 256 bytes/);
+    rt().textures.release(narrow);
+    rt().textures.release(tex);
+  });
+
   it('a buffer bound both read and written in one dispatch is refused, naming the kernel and bindings', () => {
     const t = Tensor.fromData([1, 2, 3], [3]);
     expect(() => axpy(t, t, 2)).toThrow(/kernel binary\[.*\]: bindings '[ab]' and 'out' are the same buffer, and one of them is written/);

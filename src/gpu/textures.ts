@@ -1,9 +1,10 @@
 // A pool of rgba32float 2-D textures, for kernels that read an operand through texture fetches.
 // On llvmpipe a texel fetch is a vectorised gather, while a storage-buffer load is a branchy
 // loop over the SIMD lanes: matmul 1024^3 ran 6 GFLOP/s from buffers, 18 from textures (2
-// cores). A texture is scratch: packed from a tensor by one kernel, read by the next, and
-// released as soon as the reading dispatch is recorded (commands run in order, and no CPU
-// write ever targets a texture, so the next user cannot overtake the reader).
+// cores). A texture is scratch: packed from a tensor by one kernel (or copied from its buffer
+// by the encoder), read by the next, and released as soon as the reading dispatch is recorded
+// (commands run in order, and no CPU write ever targets a texture, so the next user cannot
+// overtake the reader).
 
 export interface PooledTexture {
   readonly kind: 'texture';
@@ -19,8 +20,8 @@ export interface PooledTexture {
 }
 
 function usage(): number {
-  const u = (globalThis as any).GPUTextureUsage ?? { TEXTURE_BINDING: 0x04, STORAGE_BINDING: 0x08 };
-  return u.TEXTURE_BINDING | u.STORAGE_BINDING;
+  const u = (globalThis as any).GPUTextureUsage ?? { COPY_DST: 0x02, TEXTURE_BINDING: 0x04, STORAGE_BINDING: 0x08 };
+  return u.COPY_DST | u.TEXTURE_BINDING | u.STORAGE_BINDING;
 }
 
 export class TexturePool {

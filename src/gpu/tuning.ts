@@ -70,6 +70,8 @@ export interface ConvTuning {
   gemm: { WG: number; TM: number; TP: number };
   /** Depthwise direct kernel: WG threads, each a TH x TW output tile (TH*TW <= 64, TH <= 16). */
   depthwise: { WG: number; TH: number; TW: number };
+  /** The same reading its input from a texture (CPU rasterisers; null: never); TW % 4 == 0. */
+  depthwiseTexture: { WG: number; TH: number; TW: number } | null;
   /**
    * Weight gradient GEMM: WG threads, each TM output channels x TN (channel, tap) columns
    * (TM*TN <= 128); the pixel reduction is split so about `threads` threads run, each over at
@@ -102,6 +104,7 @@ export function chooseTuning(info: DeviceInfo): Tuning {
       conv: {
         gemm: { WG: 64, TM: 16, TP: 8 },
         depthwise: { WG: 64, TH: 4, TW: 8 },
+        depthwiseTexture: { WG: 64, TH: 2, TW: 16 },
         weightGrad: { WG: 64, TM: 8, TN: 8, threads: 512, minChunk: 256 },
         depthwiseWeightGrad: { WG: 64, TW: 8, threads: 512, minChunk: 4 },
         biasGrad: { threads: 256, minChunk: 1024 },
@@ -123,6 +126,7 @@ export function chooseTuning(info: DeviceInfo): Tuning {
     conv: {
       gemm: { WG: 64, TM: 4, TP: 4 },
       depthwise: { WG: 64, TH: 1, TW: 4 },
+      depthwiseTexture: null,
       weightGrad: { WG: 64, TM: 4, TN: 4, threads: 16384, minChunk: 64 },
       depthwiseWeightGrad: { WG: 64, TW: 4, threads: 16384, minChunk: 1 },
       biasGrad: { threads: 8192, minChunk: 256 },

@@ -7,6 +7,7 @@
 //   depthwise.wgsl   groups == C == O: direct, input rows reused across taps, weights held in a
 //                    private array; with FLIP (and zero insertion for a stride) it is also the
 //                    depthwise input gradient
+//   depthwise_texture.wgsl  the same on CPU rasterisers, its input copied into a texture
 //   input_grad.wgsl  implicit GEMM of the transposed conv, any groups / stride
 //   pad_pack.wgsl    CPU rasterisers, dense convs: the input zero-padded into a texture, from
 //                    which the texture matmul (shaders/matmul/matmul_texture.wgsl, IM2COL) reads
@@ -29,7 +30,7 @@
 
 import { gpu } from '../gpu/runtime.js';
 import { Kernel, type OverrideValues, type UniformValue } from '../gpu/kernels.js';
-import type { PooledBuffer } from '../gpu/buffers.js';
+import type { Binding } from '../gpu/encoder.js';
 import type { ConvTuning, MatmulTextureTiles } from '../gpu/tuning.js';
 import type { PooledTexture } from '../gpu/textures.js';
 import { Tensor, fmt, type Shape } from '../tensor.js';
@@ -37,6 +38,7 @@ import { matmulRaw, packMatrixTexture, texturedProduct, texturedProductFits } fr
 import { record, exactGradients } from '../autograd.js';
 import forwardSource from '../../shaders/conv/forward.wgsl';
 import depthwiseSource from '../../shaders/conv/depthwise.wgsl';
+import depthwiseTextureSource from '../../shaders/conv/depthwise_texture.wgsl';
 import padPackSource from '../../shaders/conv/pad_pack.wgsl';
 import packFlippedSource from '../../shaders/conv/pack_flipped.wgsl';
 import inputGradSource from '../../shaders/conv/input_grad.wgsl';
@@ -47,6 +49,7 @@ import sumPartialsSource from '../../shaders/conv/sum_partials.wgsl';
 
 const forwardKernel = new Kernel('conv_forward', forwardSource);
 const depthwiseKernel = new Kernel('conv_depthwise', depthwiseSource);
+const depthwiseTextureKernel = new Kernel('conv_depthwise_texture', depthwiseTextureSource);
 const padPackKernel = new Kernel('conv_pad_pack', padPackSource);
 const packFlippedKernel = new Kernel('conv_pack_flipped', packFlippedSource);
 const inputGradKernel = new Kernel('conv_input_grad', inputGradSource);
@@ -150,7 +153,7 @@ function fold(groups: number): [number, number] {
   return [Math.ceil(groups / y), y];
 }
 
-function dispatchFolded(kernel: Kernel, buffers: Record<string, PooledBuffer>, uniforms: Record<string, UniformValue>,
+function dispatchFolded(kernel: Kernel, buffers: Record<string, Binding>, uniforms: Record<string, UniformValue>,
   workgroups: number, z: number, overrides: OverrideValues): void {
   const [x, y] = fold(workgroups);
   const max = gpu().info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
@@ -193,26 +196,80 @@ function convTuning(): ConvTuning {
   const bad = (what: string) => { throw new Error(`conv2d: tuning.conv.${what} exceeds what the conv kernels hold in registers`); };
   if (t.gemm.TM > 16 || t.gemm.TP > 16 || t.gemm.TM * t.gemm.TP > 128) bad(`gemm ${JSON.stringify(t.gemm)}`);
   if (t.depthwise.TH > 16 || t.depthwise.TH * t.depthwise.TW > 64) bad(`depthwise ${JSON.stringify(t.depthwise)}`);
+  const dt = t.depthwiseTexture;
+  if (dt && (dt.TH > 16 || dt.TH * dt.TW > 64 || dt.TW % 4)) bad(`depthwiseTexture ${JSON.stringify(dt)} (TW must be a multiple of 4)`);
   if (t.weightGrad.TM > 16 || t.weightGrad.TN > 16 || t.weightGrad.TM * t.weightGrad.TN > 128) bad(`weightGrad ${JSON.stringify(t.weightGrad)}`);
   if (t.depthwiseWeightGrad.TW > 32) bad(`depthwiseWeightGrad ${JSON.stringify(t.depthwiseWeightGrad)}`);
   checkedTuning = t;
   return t;
 }
 
+/**
+ * A direct depthwise conv (depthwise.wgsl): out = conv(input, w'), input [N, C, H, W] read as if
+ * zero-inserted by `up`, w' = w or w flipped, out [N, C, OH, OW]. The forward, and (flipped, up
+ * = stride) the input gradient.
+ */
+interface DepthwisePlan {
+  N: number; C: number; H: number; W: number; OH: number; OW: number; KH: number; KW: number;
+  sH: number; sW: number; dH: number; dW: number; pH: number; pW: number; flip: boolean; upH: number; upW: number;
+}
+
+function runDepthwise(input: Tensor, w: Tensor, bias: Tensor | null, out: Tensor, d: DepthwisePlan): void {
+  if (runDepthwiseTextured(input, w, bias, out, d)) return;
+  const dw = convTuning().depthwise;
+  const tilesX = Math.ceil(d.OW / dw.TW);
+  const tilesY = Math.ceil(d.OH / dw.TH);
+  const threads = d.N * d.C * tilesX * tilesY;
+  dispatchFolded(depthwiseKernel, { x: input.buffer, w: w.buffer, bias: (bias ?? w).buffer, out: out.buffer }, {
+    N: d.N, C: d.C, H: d.H, W: d.W, OH: d.OH, OW: d.OW, KH: d.KH, SH: d.sH, DH: d.dH,
+    padH: d.pH, padW: d.pW, tilesX, tilesY, threads,
+  }, Math.ceil(threads / dw.WG), 1, {
+    WG: dw.WG, TH: dw.TH, TW: dw.TW, KW: d.KW, SW: d.sW, DW: d.dW, FLIP: +d.flip, UPH: d.upH, UPW: d.upW, HAS_BIAS: bias ? 1 : 0,
+  });
+}
+
+/** Texture rows of 2^10 texels (16 KiB, a multiple of the copy's 256-byte row pitch): 64M floats fit 16384 rows. */
+const DEPTHWISE_TEXTURE_SHIFT = 10;
+
+/**
+ * On CPU rasterisers (tuning.conv.depthwiseTexture), depthwise_texture.wgsl reads the input
+ * copied into a texture (rows of W % 4 == 0 floats start whole texels); not with zero insertion.
+ * Returns false when it does not apply.
+ */
+function runDepthwiseTextured(input: Tensor, w: Tensor, bias: Tensor | null, out: Tensor, d: DepthwisePlan): boolean {
+  const tiles = convTuning().depthwiseTexture;
+  if (!tiles || d.upH !== 1 || d.upW !== 1 || d.W % 4 || (tiles.TW * d.sW) % 4 || segment(tiles.TW, d.KW, d.sW, d.dW) > MAX_SEG) return false;
+  const rt = gpu();
+  const texels = input.size / 4;
+  const width = 2 ** DEPTHWISE_TEXTURE_SHIFT;
+  const height = Math.ceil(texels / width);
+  if (!rt.textures.fits(width, height)) return false;
+  const tex = rt.textures.acquire(width, height, 'conv_depthwise_texture input');
+  rt.recorder.copyToTexture(input.buffer, tex, texels);
+  // The segment's first input column, -pW + tileX*TW*SW, lies OFF columns into texel colBase + tileX*TW*SW/4.
+  const colBase = Math.floor(-d.pW / 4);
+  const tilesX = Math.ceil(d.OW / tiles.TW);
+  const tilesY = Math.ceil(d.OH / tiles.TH);
+  const threads = d.N * d.C * tilesX * tilesY;
+  dispatchFolded(depthwiseTextureKernel, { x: tex, w: w.buffer, bias: (bias ?? w).buffer, out: out.buffer }, {
+    N: d.N, C: d.C, H: d.H, W: d.W, OH: d.OH, OW: d.OW, KH: d.KH, SH: d.sH, DH: d.dH,
+    padH: d.pH, colBase, tilesX, tilesY, threads,
+  }, Math.ceil(threads / tiles.WG), 1, {
+    WG: tiles.WG, TH: tiles.TH, TW: tiles.TW, KW: d.KW, SW: d.sW, DW: d.dW, OFF: -d.pW - 4 * colBase,
+    WT_SHIFT: DEPTHWISE_TEXTURE_SHIFT, FLIP: +d.flip, HAS_BIAS: bias ? 1 : 0,
+  });
+  rt.textures.release(tex);
+  return true;
+}
+
 // ---- forward ------------------------------------------------------------------------------
 
 function runForward(g: Geometry, x: Tensor, w: Tensor, bias: Tensor | null, out: Tensor): void {
   const tune = convTuning();
-  const dw = tune.depthwise;
-  if (fitsDepthwise(g, dw.TW, g.sW)) {
-    const tilesX = Math.ceil(g.OW / dw.TW);
-    const tilesY = Math.ceil(g.OH / dw.TH);
-    const threads = g.N * g.C * tilesX * tilesY;
-    dispatchFolded(depthwiseKernel, { x: x.buffer, w: w.buffer, bias: (bias ?? w).buffer, out: out.buffer }, {
-      N: g.N, C: g.C, H: g.H, W: g.W, OH: g.OH, OW: g.OW, KH: g.KH, SH: g.sH, DH: g.dH,
-      padH: g.pH, padW: g.pW, tilesX, tilesY, threads,
-    }, Math.ceil(threads / dw.WG), 1, {
-      WG: dw.WG, TH: dw.TH, TW: dw.TW, KW: g.KW, SW: g.sW, DW: g.dW, HAS_BIAS: bias ? 1 : 0,
+  if (fitsDepthwise(g, tune.depthwise.TW, g.sW)) {
+    runDepthwise(x, w, bias, out, {
+      N: g.N, C: g.C, H: g.H, W: g.W, OH: g.OH, OW: g.OW, KH: g.KH, KW: g.KW,
+      sH: g.sH, sW: g.sW, dH: g.dH, dW: g.dW, pH: g.pH, pW: g.pW, flip: false, upH: 1, upW: 1,
     });
     return;
   }
@@ -426,17 +483,11 @@ export function conv2dBackwardInput(grad: Tensor, F: Tensor, inputShape: Shape, 
   if (isPointwise(g)) return pointwiseProduct(F, grad, [g.N, g.C, g.H, g.W], true);
   const dx = Tensor.empty([g.N, g.C, g.H, g.W]);
   const tune = convTuning();
-  const dw = tune.depthwise;
-  if (fitsDepthwise(g, dw.TW, 1)) {
+  if (fitsDepthwise(g, tune.depthwise.TW, 1)) {
     // dx = conv(g with stride-1 zeros inserted, flip(F)), stride 1, padding (K - 1) * d - p.
-    const tilesX = Math.ceil(g.W / dw.TW);
-    const tilesY = Math.ceil(g.H / dw.TH);
-    const threads = g.N * g.C * tilesX * tilesY;
-    dispatchFolded(depthwiseKernel, { x: grad.buffer, w: F.buffer, bias: F.buffer, out: dx.buffer }, {
-      N: g.N, C: g.C, H: g.OH, W: g.OW, OH: g.H, OW: g.W, KH: g.KH, SH: 1, DH: g.dH,
-      padH: (g.KH - 1) * g.dH - g.pH, padW: (g.KW - 1) * g.dW - g.pW, tilesX, tilesY, threads,
-    }, Math.ceil(threads / dw.WG), 1, {
-      WG: dw.WG, TH: dw.TH, TW: dw.TW, KW: g.KW, SW: 1, DW: g.dW, FLIP: 1, UPH: g.sH, UPW: g.sW,
+    runDepthwise(grad, F, null, dx, {
+      N: g.N, C: g.C, H: g.OH, W: g.OW, OH: g.H, OW: g.W, KH: g.KH, KW: g.KW, sH: 1, sW: 1, dH: g.dH, dW: g.dW,
+      pH: (g.KH - 1) * g.dH - g.pH, pW: (g.KW - 1) * g.dW - g.pW, flip: true, upH: g.sH, upW: g.sW,
     });
     return dx;
   }

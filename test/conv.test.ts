@@ -139,31 +139,38 @@ describe('conv2d kernels against the CPU reference', () => {
     expect(dispatches('PATCHES_A=1')).toBe(before.patches + 4 + 3);
   });
 
-  it('depthwise convs reading a texture copy of their input (CPU rasterisers): forward and input gradient; padding not a multiple of 4, negative, stride 2, dilation, bias', async () => {
+  it('depthwise convs reading texture copies of their inputs (CPU rasterisers): forward, input and weight gradients; padding not a multiple of 4, negative, stride 2, dilation, bias', async () => {
     const conv = rt().tuning.conv;
     const textures = rt().textures as { maxDimension: number };
-    const saved = { depthwiseTexture: conv.depthwiseTexture, maxDimension: textures.maxDimension };
+    const saved = { depthwiseTexture: conv.depthwiseTexture, depthwiseWeightGradTexture: conv.depthwiseWeightGradTexture, maxDimension: textures.maxDimension };
     conv.depthwiseTexture = { WG: 64, TH: 2, TW: 16 };
+    conv.depthwiseWeightGradTexture = { WG: 64, TW: 8, threads: 512, minChunk: 4 };
     const dispatches = () => dispatchCount(rt(), (k) => k.startsWith('conv_depthwise_texture'));
+    const weightGrads = () => dispatchCount(rt(), (k) => k.startsWith('conv_depthwise_weight_grad_texture'));
     const before = dispatches();
+    const beforeWeightGrads = weightGrads();
     try {
       // 5460 floats: one full texture row of 1024 texels and 341 more; width padding 2 (input
       // gradient: 6) starts the segment 2 columns into a texel.
       await checkCase({ name: 'texture: depthwise 5x5 dilation 2 pad [3, 2] C=5, 13x28, bias', N: 3, C: 5, H: 13, W: 28, O: 5, KH: 5, KW: 5, dilation: 2, padding: [3, 2], groups: 5, bias: true });
       // Padding 3 (1 column into a texel) with a 3x3 kernel: the input gradient's padding is -1.
       await checkCase({ name: 'texture: depthwise 3x3 pad 3 C=3, 7x12 (input gradient pad -1)', N: 2, C: 3, H: 7, W: 12, O: 3, KH: 3, KW: 3, padding: 3, groups: 3 });
-      // Stride 2: the forward reads a texture; the input gradient (zero insertion) does not.
+      // Stride 2: the forward reads a texture; the input gradient (zero insertion) and the weight
+      // gradient (output width 10) do not.
       await checkCase({ name: 'texture: depthwise 3x3 stride 2 pad 1 C=3, 11x20', N: 2, C: 3, H: 11, W: 20, O: 3, KH: 3, KW: 3, stride: 2, padding: 1, groups: 3 });
       // Exactly one texture row (4096 floats); a map narrower than a tile (less than a row).
       await checkCase({ name: 'texture: depthwise 3x3 pad 1 C=4, 16x32', N: 2, C: 4, H: 16, W: 32, O: 4, KH: 3, KW: 3, padding: 1, groups: 4 });
       await checkCase({ name: 'texture: depthwise 3x3 pad 1 C=6, 5x4', N: 3, C: 6, H: 5, W: 4, O: 6, KH: 3, KW: 3, padding: 1, groups: 6 });
       expect(dispatches()).toBe(before + 2 + 2 + 1 + 2 + 2);
+      expect(weightGrads()).toBe(beforeWeightGrads + 4);
       // A texture that would exceed the adapter's size: the buffer kernel.
       textures.maxDimension = 1;
       await checkCase({ name: 'texture too large: depthwise 3x3 pad 1 C=5, 13x28', N: 3, C: 5, H: 13, W: 28, O: 5, KH: 3, KW: 3, padding: 1, groups: 5 });
       expect(dispatches()).toBe(before + 9);
+      expect(weightGrads()).toBe(beforeWeightGrads + 4);
     } finally {
       conv.depthwiseTexture = saved.depthwiseTexture;
+      conv.depthwiseWeightGradTexture = saved.depthwiseWeightGradTexture;
       textures.maxDimension = saved.maxDimension;
     }
   });

@@ -80,6 +80,8 @@ export interface ConvTuning {
   weightGrad: { WG: number; TM: number; TN: number; threads: number; minChunk: number };
   /** Depthwise weight gradient: TW pixels per row segment (<= 32); splits as for weightGrad (in output rows). */
   depthwiseWeightGrad: { WG: number; TW: number; threads: number; minChunk: number };
+  /** The same reading x and g from textures (CPU rasterisers; null: never); TW % 4 == 0. */
+  depthwiseWeightGradTexture: { WG: number; TW: number; threads: number; minChunk: number } | null;
   /** Bias gradient: split so about `threads` threads run, each over at least `minChunk` elements. */
   biasGrad: { threads: number; minChunk: number };
 }
@@ -107,6 +109,7 @@ export function chooseTuning(info: DeviceInfo): Tuning {
         depthwiseTexture: { WG: 64, TH: 2, TW: 16 },
         weightGrad: { WG: 64, TM: 8, TN: 8, threads: 512, minChunk: 256 },
         depthwiseWeightGrad: { WG: 64, TW: 8, threads: 512, minChunk: 4 },
+        depthwiseWeightGradTexture: { WG: 64, TW: 8, threads: 512, minChunk: 4 },
         biasGrad: { threads: 256, minChunk: 1024 },
       },
     };
@@ -129,6 +132,7 @@ export function chooseTuning(info: DeviceInfo): Tuning {
       depthwiseTexture: null,
       weightGrad: { WG: 64, TM: 4, TN: 4, threads: 16384, minChunk: 64 },
       depthwiseWeightGrad: { WG: 64, TW: 4, threads: 16384, minChunk: 1 },
+      depthwiseWeightGradTexture: null,
       biasGrad: { threads: 8192, minChunk: 256 },
     },
   };

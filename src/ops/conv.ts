@@ -15,7 +15,8 @@
 //                    input gradient likewise, with pack_flipped.wgsl's flipped F^T; the weight
 //                    gradient is patches x g^T, the patches as A (PATCHES_A)
 //   weight_grad.wgsl, depthwise_weight_grad.wgsl, bias_grad.wgsl: split reductions over pixels,
-//                    then sum_partials.wgsl adds the splits in order (deterministic)
+//                    then sum_partials.wgsl adds the splits in order (deterministic);
+//                    depthwise_weight_grad_texture.wgsl reads x and g from texture copies
 // Tile shapes come from gpu().tuning.conv. Tensor shapes travel in uniforms. Compile-time
 // choices (override constants, so a few pipelines serve every batch and map size): the tiles;
 // the channel block TM, the power of two >= the channels per group up to the tuned TM; the
@@ -44,6 +45,7 @@ import packFlippedSource from '../../shaders/conv/pack_flipped.wgsl';
 import inputGradSource from '../../shaders/conv/input_grad.wgsl';
 import weightGradSource from '../../shaders/conv/weight_grad.wgsl';
 import depthwiseWeightGradSource from '../../shaders/conv/depthwise_weight_grad.wgsl';
+import depthwiseWeightGradTextureSource from '../../shaders/conv/depthwise_weight_grad_texture.wgsl';
 import biasGradSource from '../../shaders/conv/bias_grad.wgsl';
 import sumPartialsSource from '../../shaders/conv/sum_partials.wgsl';
 
@@ -55,6 +57,7 @@ const packFlippedKernel = new Kernel('conv_pack_flipped', packFlippedSource);
 const inputGradKernel = new Kernel('conv_input_grad', inputGradSource);
 const weightGradKernel = new Kernel('conv_weight_grad', weightGradSource);
 const depthwiseWeightGradKernel = new Kernel('conv_depthwise_weight_grad', depthwiseWeightGradSource);
+const depthwiseWeightGradTextureKernel = new Kernel('conv_depthwise_weight_grad_texture', depthwiseWeightGradTextureSource);
 const biasGradKernel = new Kernel('conv_bias_grad', biasGradSource);
 const sumPartialsKernel = new Kernel('conv_sum_partials', sumPartialsSource);
 
@@ -200,6 +203,8 @@ function convTuning(): ConvTuning {
   if (dt && (dt.TH > 16 || dt.TH * dt.TW > 64 || dt.TW % 4)) bad(`depthwiseTexture ${JSON.stringify(dt)} (TW must be a multiple of 4)`);
   if (t.weightGrad.TM > 16 || t.weightGrad.TN > 16 || t.weightGrad.TM * t.weightGrad.TN > 128) bad(`weightGrad ${JSON.stringify(t.weightGrad)}`);
   if (t.depthwiseWeightGrad.TW > 32) bad(`depthwiseWeightGrad ${JSON.stringify(t.depthwiseWeightGrad)}`);
+  const dwt = t.depthwiseWeightGradTexture;
+  if (dwt && (dwt.TW > 32 || dwt.TW % 4)) bad(`depthwiseWeightGradTexture ${JSON.stringify(dwt)} (TW must be a multiple of 4)`);
   checkedTuning = t;
   return t;
 }
@@ -228,26 +233,40 @@ function runDepthwise(input: Tensor, w: Tensor, bias: Tensor | null, out: Tensor
   });
 }
 
-/** Texture rows of 2^10 texels (16 KiB, a multiple of the copy's 256-byte row pitch): 64M floats fit 16384 rows. */
-const DEPTHWISE_TEXTURE_SHIFT = 10;
+/** Texture copies have rows of 2^10 texels (16 KiB, a multiple of the copy's 256-byte row pitch): 64M floats fit 16384 rows. */
+const TEXTURE_COPY_SHIFT = 10;
+
+function textureCopyRows(t: Tensor): number {
+  return Math.ceil(t.size / 4 / 2 ** TEXTURE_COPY_SHIFT);
+}
+
+function fitsTextureCopy(t: Tensor): boolean {
+  return t.size % 4 === 0 && gpu().textures.fits(2 ** TEXTURE_COPY_SHIFT, textureCopyRows(t));
+}
+
+/** A scratch texture holding t's floats in order (see textures.ts); the caller releases it. */
+function copyToTexture(t: Tensor, label: string): PooledTexture {
+  const rt = gpu();
+  const tex = rt.textures.acquire(2 ** TEXTURE_COPY_SHIFT, textureCopyRows(t), label);
+  rt.recorder.copyToTexture(t.buffer, tex, t.size / 4);
+  return tex;
+}
 
 /**
- * On CPU rasterisers (tuning.conv.depthwiseTexture), depthwise_texture.wgsl reads the input
- * copied into a texture (rows of W % 4 == 0 floats start whole texels); not with zero insertion.
- * Returns false when it does not apply.
+ * Where a row segment of the texture kernels starts for padding p (rows of a multiple of 4
+ * floats): input column -p + 4k lies OFF (0..3) columns into texel colBase + k of its row.
  */
+function segmentStart(p: number): { colBase: number; OFF: number } {
+  const colBase = Math.floor(-p / 4);
+  return { colBase, OFF: -p - 4 * colBase };
+}
+
 function runDepthwiseTextured(input: Tensor, w: Tensor, bias: Tensor | null, out: Tensor, d: DepthwisePlan): boolean {
   const tiles = convTuning().depthwiseTexture;
-  if (!tiles || d.upH !== 1 || d.upW !== 1 || d.W % 4 || (tiles.TW * d.sW) % 4 || segment(tiles.TW, d.KW, d.sW, d.dW) > MAX_SEG) return false;
-  const rt = gpu();
-  const texels = input.size / 4;
-  const width = 2 ** DEPTHWISE_TEXTURE_SHIFT;
-  const height = Math.ceil(texels / width);
-  if (!rt.textures.fits(width, height)) return false;
-  const tex = rt.textures.acquire(width, height, 'conv_depthwise_texture input');
-  rt.recorder.copyToTexture(input.buffer, tex, texels);
-  // The segment's first input column, -pW + tileX*TW*SW, lies OFF columns into texel colBase + tileX*TW*SW/4.
-  const colBase = Math.floor(-d.pW / 4);
+  if (!tiles || d.upH !== 1 || d.upW !== 1 || d.W % 4 || (tiles.TW * d.sW) % 4 || segment(tiles.TW, d.KW, d.sW, d.dW) > MAX_SEG ||
+    !fitsTextureCopy(input)) return false;
+  const tex = copyToTexture(input, 'conv_depthwise_texture input');
+  const { colBase, OFF } = segmentStart(d.pW);
   const tilesX = Math.ceil(d.OW / tiles.TW);
   const tilesY = Math.ceil(d.OH / tiles.TH);
   const threads = d.N * d.C * tilesX * tilesY;
@@ -255,10 +274,10 @@ function runDepthwiseTextured(input: Tensor, w: Tensor, bias: Tensor | null, out
     N: d.N, C: d.C, H: d.H, W: d.W, OH: d.OH, OW: d.OW, KH: d.KH, SH: d.sH, DH: d.dH,
     padH: d.pH, colBase, tilesX, tilesY, threads,
   }, Math.ceil(threads / tiles.WG), 1, {
-    WG: tiles.WG, TH: tiles.TH, TW: tiles.TW, KW: d.KW, SW: d.sW, DW: d.dW, OFF: -d.pW - 4 * colBase,
-    WT_SHIFT: DEPTHWISE_TEXTURE_SHIFT, FLIP: +d.flip, HAS_BIAS: bias ? 1 : 0,
+    WG: tiles.WG, TH: tiles.TH, TW: tiles.TW, KW: d.KW, SW: d.sW, DW: d.dW, OFF,
+    WT_SHIFT: TEXTURE_COPY_SHIFT, FLIP: +d.flip, HAS_BIAS: bias ? 1 : 0,
   });
-  rt.textures.release(tex);
+  gpu().textures.release(tex);
   return true;
 }
 
@@ -505,6 +524,41 @@ export function conv2dBackwardInput(grad: Tensor, F: Tensor, inputShape: Shape, 
 
 // ---- weight and bias gradients ----------------------------------------------------------------
 
+/**
+ * dW of a depthwise conv: partial sums over splits of the N*OH output rows, then summed in
+ * order. On CPU rasterisers (tuning.conv.depthwiseWeightGradTexture) x and g are read from
+ * texture copies when their rows start whole texels.
+ */
+function depthwiseWeightGrad(g: Geometry, x: Tensor, grad: Tensor, dW: Tensor): void {
+  const tune = convTuning();
+  const textured = tune.depthwiseWeightGradTexture;
+  const useTextures = textured && g.W % 4 === 0 && g.OW % 4 === 0 && (textured.TW * g.sW) % 4 === 0 &&
+    segment(textured.TW, g.KW, g.sW, g.dW) <= MAX_SEG && fitsTextureCopy(x) && fitsTextureCopy(grad);
+  const tiles = useTextures ? textured : tune.depthwiseWeightGrad;
+  const rows = g.N * g.OH;
+  const { splits, chunk } = splitReduction(rows, g.C * g.KH, tiles.threads, tiles.minChunk);
+  const part = splits > 1 ? Tensor.empty([splits * dW.size], 'f32', 'conv partials') : dW;
+  const threads = splits * g.C * g.KH;
+  const uniforms = { N: g.N, C: g.C, H: g.H, W: g.W, OH: g.OH, OW: g.OW, KH: g.KH, SH: g.sH, DH: g.dH, padH: g.pH, chunk, threads };
+  const overrides = { WG: tiles.WG, TW: tiles.TW, KW: g.KW, SW: g.sW, DW: g.dW };
+  const workgroups = Math.ceil(threads / tiles.WG);
+  if (useTextures) {
+    const tx = copyToTexture(x, 'conv_depthwise_weight_grad_texture x');
+    const tg = copyToTexture(grad, 'conv_depthwise_weight_grad_texture g');
+    const { colBase, OFF } = segmentStart(g.pW);
+    dispatchFolded(depthwiseWeightGradTextureKernel, { x: tx, g: tg, part: part.buffer }, { ...uniforms, colBase }, workgroups, 1,
+      { ...overrides, OFF, WT_SHIFT: TEXTURE_COPY_SHIFT });
+    gpu().textures.release(tx);
+    gpu().textures.release(tg);
+  } else {
+    dispatchFolded(depthwiseWeightGradKernel, { x: x.buffer, g: grad.buffer, part: part.buffer }, { ...uniforms, padW: g.pW }, workgroups, 1, overrides);
+  }
+  if (part !== dW) {
+    sumPartials(part, dW, splits);
+    part.release();
+  }
+}
+
 /** dW of conv2d: x [N, C, H, W], g [N, O, OH, OW]; returns weightShape [O, C/groups, KH, KW]. */
 export function conv2dBackwardWeight(x: Tensor, grad: Tensor, weightShape: Shape, params: Conv2dParams = {}): Tensor {
   const op = 'conv2dBackwardWeight';
@@ -513,20 +567,8 @@ export function conv2dBackwardWeight(x: Tensor, grad: Tensor, weightShape: Shape
   checkGradShape(op, g, grad);
   const dW = Tensor.empty([g.O, g.Cg, g.KH, g.KW]);
   const tune = convTuning();
-  const dwt = tune.depthwiseWeightGrad;
-  if (isDepthwise(g) && g.KW <= MAX_KW && segment(dwt.TW, g.KW, g.sW, g.dW) <= MAX_SEG) {
-    const rows = g.N * g.OH;
-    const { splits, chunk } = splitReduction(rows, g.C * g.KH, dwt.threads, dwt.minChunk);
-    const part = splits > 1 ? Tensor.empty([splits * dW.size], 'f32', 'conv partials') : dW;
-    const threads = splits * g.C * g.KH;
-    dispatchFolded(depthwiseWeightGradKernel, { x: x.buffer, g: grad.buffer, part: part.buffer }, {
-      N: g.N, C: g.C, H: g.H, W: g.W, OH: g.OH, OW: g.OW, KH: g.KH, SH: g.sH, DH: g.dH,
-      padH: g.pH, padW: g.pW, chunk, threads,
-    }, Math.ceil(threads / dwt.WG), 1, { WG: dwt.WG, TW: dwt.TW, KW: g.KW, SW: g.sW, DW: g.dW });
-    if (part !== dW) {
-      sumPartials(part, dW, splits);
-      part.release();
-    }
+  if (isDepthwise(g) && g.KW <= MAX_KW && segment(tune.depthwiseWeightGrad.TW, g.KW, g.sW, g.dW) <= MAX_SEG) {
+    depthwiseWeightGrad(g, x, grad, dW);
     return dW;
   }
   if (weightGradTextured(g, x, grad, dW)) return dW;

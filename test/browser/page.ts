@@ -50,14 +50,14 @@ async function main(): Promise<PageReport> {
   };
   const next = rng(seed);
   // Adapters that report being software (SwiftShader does; Chromium hides llvmpipe's identity
-  // behind ANGLE, which then gets a GPU's tuning) must take the texture path for large products.
-  const textureDispatches = (mode: string) =>
-    [...rt.recorder.counts].filter(([k]) => k.startsWith('matmul_texture[') && k.includes(mode)).reduce((n, [, v]) => n + v, 0);
-  const throughTextures = async (modes: string[], f: () => Promise<string>) => {
-    const before = modes.map(textureDispatches);
+  // behind ANGLE, which then gets a GPU's tuning) must take the texture paths: each of `kernels`
+  // (a part of a kernel's label) must be dispatched.
+  const dispatches = (part: string) => [...rt.recorder.counts].filter(([k]) => k.includes(part)).reduce((n, [, v]) => n + v, 0);
+  const throughTextures = async (kernels: string[], f: () => Promise<string>) => {
+    const before = kernels.map(dispatches);
     const detail = await f();
-    const used = modes.map((m, i) => textureDispatches(m) - before[i]);
-    if (rt.info.isSoftware && used.some((n) => n === 0)) throw new Error(`a software adapter did not take the texture path (${modes.join(', ')}: ${used.join(', ')})`);
+    const used = kernels.map((m, i) => dispatches(m) - before[i]);
+    if (rt.info.isSoftware && used.some((n) => n === 0)) throw new Error(`a software adapter did not take the texture path (${kernels.join(', ')}: ${used.join(', ')})`);
     return `${detail}; texture dispatches ${used.join(', ')}`;
   };
 
@@ -71,7 +71,7 @@ async function main(): Promise<PageReport> {
   // both operands into textures (A transposed, to cover the pack's transpose too).
   await check('matmul (65x97)^T by 65x89 against the CPU (through textures on adapters that report being software)', async () => {
     const A = randomArray(65 * 97, next), B = randomArray(65 * 89, next);
-    return throughTextures([''], async () => {
+    return throughTextures(['matmul_texture['], async () => {
       const y = b.matmul(b.Tensor.fromData(A, [65, 97]), b.Tensor.fromData(B, [65, 89]), { transA: true });
       return within(await y.data(), matmulRef(A, B, 97, 65, 89, { transA: true }), 'C');
     });
@@ -100,12 +100,24 @@ async function main(): Promise<PageReport> {
   await check('conv2d 3x3 pad 1 on 16x16 maps, the same three (through textures on adapters that report being software)',
     () => throughTextures(['IM2COL=1', 'PATCHES_A=1'], () => checkConv([4, 8, 16, 16], [12, 8, 3, 3], 1, 1)));
 
-  await check('depthwise dilated conv 3x3 (groups = 6, dilation 2) against the CPU', async () => {
-    const xShape = [2, 6, 9, 9], wShape = [6, 1, 3, 3];
+  // Widths 12: software adapters read the input (forward), g (input gradient) and both (weight
+  // gradient) from texture copies.
+  await check('depthwise dilated conv 3x3 (groups = 6, dilation 2): forward, input and weight gradients against the CPU (through textures on adapters that report being software)', async () => {
+    const xShape = [2, 6, 9, 12], wShape = [6, 1, 3, 3];
     const p: ConvRefParams = { stride: [1, 1], padding: [2, 2], dilation: [2, 2], groups: 6 };
-    const x = randomArray(size(xShape), next), w = randomArray(size(wShape), next);
-    const y = b.conv2d(b.Tensor.fromData(x, xShape), b.Tensor.fromData(w, wShape), { padding: 2, dilation: 2, groups: 6 });
-    return within(await y.data(), convForwardRef(x, xShape, w, wShape, p), 'y');
+    const x = randomArray(size(xShape), next), w = randomArray(size(wShape), next), g = randomArray(size(xShape), next);
+    return throughTextures(['conv_depthwise_texture[', 'conv_depthwise_weight_grad_texture['], async () => {
+      const tx = b.Tensor.fromData(x, xShape), tw = b.Tensor.fromData(w, wShape);
+      tx.requiresGrad = tw.requiresGrad = true;
+      const y = b.conv2d(tx, tw, { padding: 2, dilation: 2, groups: 6 });
+      const forward = within(await y.data(), convForwardRef(x, xShape, w, wShape, p), 'y');
+      b.backward(y, b.Tensor.fromData(g, xShape));
+      return [
+        forward,
+        within(await tx.grad!.data(), convBackwardInputRef(g, w, xShape, wShape, p), 'dx'),
+        within(await tw.grad!.data(), convBackwardWeightRef(x, g, xShape, wShape, p), 'dW'),
+      ].join(', ');
+    });
   });
 
   await check('max pool 3x3 stride 2 and batch norm (training) against the CPU', async () => {

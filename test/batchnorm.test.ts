@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { useGpu, rng, freshSeed, randomArray, expectClose, finiteDifference } from './util.js';
+import { useGpu, rng, freshSeed, randomArray, expectClose, finiteDifference, dispatchCount } from './util.js';
 import { Tensor } from '../src/tensor.js';
 import { batchNorm2d, batchNorm2dForward, batchNorm2dBackward, withBatchGroups } from '../src/ops/batchnorm.js';
 import { backward, noGrad } from '../src/autograd.js';
@@ -90,6 +90,23 @@ describe('batchNorm2d', () => {
       // Without affine parameters the backward starts from the output (partial sums mode 2).
       for (const shape of [[3, 5, 7, 7], [64, 3, 17, 17]]) await runCase({ shape, affine: false, training: true }, next);
     }));
+
+  it('training and evaluation reading texture copies (CPU rasterisers; H*W % 4 == 0), 1, 2 or 4 texels per thread', async () => {
+    const count = () => dispatchCount(rt(), (k) => k.startsWith('batchnorm_apply_texture['));
+    const before = count();
+    await withTuning(() => ({ texturedElementwise: { minSize: 0 } }), async () => {
+      const next = rng(freshSeed('batchnorm textures'));
+      // Rows of 4 texels (4 per thread), 9 and 3 (1 per thread), 20 (4), 18 (2); [8, 3, 16, 16]
+      // spans two texture rows of 1024 texels.
+      for (const shape of [[3, 5, 4, 4], [2, 3, 6, 6], [3, 5, 2, 6], [5, 3, 8, 10], [3, 2, 6, 12], [8, 3, 16, 16]]) {
+        for (const affine of [true, false]) await runCase({ shape, affine, training: true }, next);
+      }
+      await runCase({ shape: [3, 5, 4, 4], affine: true, training: false }, next);
+      await runGroupedCase([6, 5, 4, 4], 3, next);
+    });
+    // Training: forward and backward apply per case; evaluation: the same; groups: forward only.
+    expect(count() - before).toBe(6 * 2 * 2 + 2 + 1);
+  });
 
   it('evaluation: running statistics normalise, the backward is a per-channel scale', async () => {
     const next = rng(freshSeed('batchnorm eval'));

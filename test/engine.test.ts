@@ -1,24 +1,44 @@
 import { describe, it, expect } from 'vitest';
-import { useGpu, rng, freshSeed, randomArray, expectClose } from './util.js';
+import { useGpu, rng, freshSeed, randomArray, expectClose, dispatchCount } from './util.js';
 import { Tensor, scope } from '../src/tensor.js';
-import { add, sub, mul, scale, relu, axpy } from '../src/ops/elementwise.js';
+import { add, sub, mul, scale, relu, reluBackward, axpy } from '../src/ops/elementwise.js';
 import { backward } from '../src/autograd.js';
 import { Kernel } from '../src/gpu/kernels.js';
 
 const rt = useGpu();
 
 describe('elementwise kernels', () => {
-  it('add, sub, mul, scale and relu match the CPU on an odd size', async () => {
-    const next = rng(freshSeed('elementwise'));
-    const n = 1031;
-    const a = randomArray(n, next), b = randomArray(n, next);
-    const ta = Tensor.fromData(a, [n]), tb = Tensor.fromData(b, [n]);
-    expectClose(await add(ta, tb).data(), a.map((x, i) => x + b[i]), 1e-6, 'add');
-    expectClose(await sub(ta, tb).data(), a.map((x, i) => x - b[i]), 1e-6, 'sub');
-    expectClose(await mul(ta, tb).data(), a.map((x, i) => x * b[i]), 1e-6, 'mul');
-    expectClose(await scale(ta, 2.5).data(), a.map((x) => x * 2.5), 1e-6, 'scale');
-    expectClose(await relu(ta).data(), a.map((x) => Math.max(x, 0)), 1e-6, 'relu');
-  });
+  // Each size runs from buffers and from texture copies (CPU rasterisers; forced on here):
+  // 1031 ends mid-texel (the last texel's padding is never stored), 4 is one texel, 4099 spans
+  // more than one texture row of 1024 texels.
+  for (const n of [1031, 4, 4099]) {
+    for (const textured of [false, true]) {
+      it(`add, sub, mul, scale, relu, relu backward and axpy match the CPU on ${n} values, ${textured ? 'from texture copies' : 'from buffers'}`, async () => {
+        const tuning = rt().tuning;
+        const saved = tuning.texturedElementwise;
+        tuning.texturedElementwise = textured ? { minSize: 0 } : null;
+        const count = () => dispatchCount(rt(), (k) => k.startsWith('binary_texture['));
+        const before = count();
+        try {
+          const next = rng(freshSeed(`elementwise ${n} ${textured}`));
+          const a = randomArray(n, next), b = randomArray(n, next);
+          const ta = Tensor.fromData(a, [n]), tb = Tensor.fromData(b, [n]);
+          expectClose(await add(ta, tb).data(), a.map((x, i) => x + b[i]), 1e-6, 'add');
+          expectClose(await sub(ta, tb).data(), a.map((x, i) => x - b[i]), 1e-6, 'sub');
+          expectClose(await mul(ta, tb).data(), a.map((x, i) => x * b[i]), 1e-6, 'mul');
+          expectClose(await scale(ta, 2.5).data(), a.map((x) => x * 2.5), 1e-6, 'scale');
+          expectClose(await relu(ta).data(), a.map((x) => Math.max(x, 0)), 1e-6, 'relu');
+          expectClose(await reluBackward(ta, tb).data(), a.map((x, i) => (b[i] > 0 ? x : 0)), 1e-6, 'relu backward');
+          const acc = Tensor.fromData(b, [n]);
+          axpy(acc, ta, -0.5);
+          expectClose(await acc.data(), b.map((x, i) => x - 0.5 * a[i]), 1e-6, 'axpy');
+          expect(count() - before).toBe(textured ? 7 : 0);
+        } finally {
+          tuning.texturedElementwise = saved;
+        }
+      });
+    }
+  }
 
   it('a shape mismatch throws an error naming the op and both shapes', () => {
     const a = Tensor.fromData([1, 2, 3], [3]);

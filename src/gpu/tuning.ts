@@ -12,6 +12,11 @@ export interface Tuning {
   /** Threads per workgroup of 1-D elementwise kernels. */
   elementwiseWorkgroup: number;
   /**
+   * CPU rasterisers: elementwise ops on at least minSize values read their operands from texture
+   * copies (src/ops/texture_copy.ts), 4 values per thread. null on GPUs.
+   */
+  texturedElementwise: { minSize: number } | null;
+  /**
    * Matmul (shaders/matmul/matmul.wgsl) on problems of at least matmulLargeWork multiply-adds:
    * workgroup of WG_X x WG_Y threads, each computing a TM x TN block (multiples of 4, at most 32;
    * at most 8 with SHARED); SHARED 1 stages TK-deep tiles in workgroup memory, 0 uses none.
@@ -90,6 +95,9 @@ export function chooseTuning(info: DeviceInfo): Tuning {
   if (info.isSoftware) {
     return {
       elementwiseWorkgroup: 64,
+      // Adding two 2^19-value tensors: 8.8 ms from buffers, 1.9 ms from texture copies. Below
+      // 2^16 values the copies' fixed costs left no gain measurable in a tiny search step.
+      texturedElementwise: { minSize: 2 ** 16 },
       // From storage buffers (products whose textures would exceed the adapter's size limit):
       // 32x32 blocks, 16 FMAs per loaded value; their shader takes ~30 s to compile once (Mesa
       // caches it on disk), so problems under 2^27 multiply-adds use 8x8 blocks (~1 s).
@@ -116,6 +124,7 @@ export function chooseTuning(info: DeviceInfo): Tuning {
   }
   return {
     elementwiseWorkgroup: 256,
+    texturedElementwise: null,
     matmul: { WG_X: 16, WG_Y: 16, TM: 4, TN: 4, SHARED: 1, TK: 16 },
     matmulSmall: { WG_X: 16, WG_Y: 16, TM: 4, TN: 4, SHARED: 1, TK: 16 },
     matmulLargeWork: 0,

@@ -8,7 +8,8 @@
 // Kernels: batchnorm_partial (every channel's M values cut into S chunks, each summed by one
 // workgroup in a tree, or on llvmpipe by one thread walking memory in order), batchnorm_stats / batchnorm_backward_coef (one
 // thread per channel: adds the S partials and forms the per-channel coefficients), and
-// batchnorm_apply (one pass over x: y = x * scale + shift, or dx = k * g + p * (x - mean) + q).
+// batchnorm_apply (one pass over x: y = x * scale + shift, or dx = k * g + p * (x - mean) + q;
+// on CPU rasterisers, tuning.texturedElementwise, batchnorm_apply_texture reads texture copies).
 // Forward in training is 3 dispatches, in evaluation 2; backward 3 (2 when nothing is summed).
 //
 // Batch groups (withBatchGroups): BioNAS-EG scores a generation's candidates in one pass by
@@ -25,12 +26,15 @@ import partialSource from '../../shaders/batchnorm/partial.wgsl';
 import statsSource from '../../shaders/batchnorm/stats.wgsl';
 import coefSource from '../../shaders/batchnorm/backward_coef.wgsl';
 import applySource from '../../shaders/batchnorm/apply.wgsl';
+import applyTextureSource from '../../shaders/batchnorm/apply_texture.wgsl';
+import { TEXTURE_COPY_SHIFT, copyToTexture, fitsTextureCopy } from './texture_copy.js';
 
 const partialGroupKernel = new Kernel('batchnorm_partial_group', partialSource, 'group_main');
 const partialThreadKernel = new Kernel('batchnorm_partial_thread', partialSource, 'thread_main');
 const statsKernel = new Kernel('batchnorm_stats', statsSource);
 const coefKernel = new Kernel('batchnorm_backward_coef', coefSource);
 const applyKernel = new Kernel('batchnorm_apply', applySource);
+const applyTextureKernel = new Kernel('batchnorm_apply_texture', applyTextureSource);
 
 export interface BatchNorm2dOptions {
   /** [C] scale, or null/undefined for affine = false. */
@@ -114,6 +118,17 @@ function apply(x: Tensor, g: Tensor | null, coef: Tensor, mode: 0 | 1, G = 1): T
   const rows = N * C;
   if (out.size === 0) return out;
   const wg = rt.tuning.elementwiseWorkgroup;
+  const textured = rt.tuning.texturedElementwise;
+  if (textured && HW % 4 === 0 && out.size >= textured.minSize && fitsTextureCopy(x) && (!g || fitsTextureCopy(g))) {
+    const tx = copyToTexture(x, 'batchnorm_apply_texture x');
+    const tg = g ? copyToTexture(g, 'batchnorm_apply_texture g') : null;
+    const HW4 = HW / 4;
+    const PER = [4, 2, 1].find((p) => HW4 % p === 0)!;
+    rt.dispatch1d(applyTextureKernel, { x: tx, g: tg ?? tx, coef: coef.buffer, out: out.buffer },
+      { C, HW4, texels: out.size / 4, Ng, GC: G * C }, out.size / 4 / PER, { MODE: mode, PER, WT_SHIFT: TEXTURE_COPY_SHIFT });
+    for (const t of [tx, tg]) if (t) rt.textures.release(t);
+    return out;
+  }
   const PER = rt.tuning.pixelsPerThread;
   const max = rt.info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
   const z = Math.ceil(rows / max);

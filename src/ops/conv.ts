@@ -37,6 +37,7 @@ import type { PooledTexture } from '../gpu/textures.js';
 import { Tensor, fmt, type Shape } from '../tensor.js';
 import { matmulRaw, packMatrixTexture, texturedProduct, texturedProductFits } from './matmul.js';
 import { record, exactGradients } from '../autograd.js';
+import { TEXTURE_COPY_SHIFT, copyToTexture, fitsTextureCopy } from './texture_copy.js';
 import forwardSource from '../../shaders/conv/forward.wgsl';
 import depthwiseSource from '../../shaders/conv/depthwise.wgsl';
 import depthwiseTextureSource from '../../shaders/conv/depthwise_texture.wgsl';
@@ -231,25 +232,6 @@ function runDepthwise(input: Tensor, w: Tensor, bias: Tensor | null, out: Tensor
   }, Math.ceil(threads / dw.WG), 1, {
     WG: dw.WG, TH: dw.TH, TW: dw.TW, KW: d.KW, SW: d.sW, DW: d.dW, FLIP: +d.flip, UPH: d.upH, UPW: d.upW, HAS_BIAS: bias ? 1 : 0,
   });
-}
-
-/** Texture copies have rows of 2^10 texels (16 KiB, a multiple of the copy's 256-byte row pitch): 64M floats fit 16384 rows. */
-const TEXTURE_COPY_SHIFT = 10;
-
-function textureCopyRows(t: Tensor): number {
-  return Math.ceil(t.size / 4 / 2 ** TEXTURE_COPY_SHIFT);
-}
-
-function fitsTextureCopy(t: Tensor): boolean {
-  return t.size % 4 === 0 && gpu().textures.fits(2 ** TEXTURE_COPY_SHIFT, textureCopyRows(t));
-}
-
-/** A scratch texture holding t's floats in order (see textures.ts); the caller releases it. */
-function copyToTexture(t: Tensor, label: string): PooledTexture {
-  const rt = gpu();
-  const tex = rt.textures.acquire(2 ** TEXTURE_COPY_SHIFT, textureCopyRows(t), label);
-  rt.recorder.copyToTexture(t.buffer, tex, t.size / 4);
-  return tex;
 }
 
 /**

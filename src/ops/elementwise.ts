@@ -1,12 +1,16 @@
-// Elementwise arithmetic on same-shape tensors, and ReLU. One WGSL source, one pipeline per OP.
+// Elementwise arithmetic on same-shape tensors, and ReLU. One WGSL source, one pipeline per OP;
+// on CPU rasterisers (tuning.texturedElementwise) a second reads its operands from texture copies.
 
 import { gpu } from '../gpu/runtime.js';
 import { Kernel } from '../gpu/kernels.js';
 import { Tensor, fmt } from '../tensor.js';
 import { record } from '../autograd.js';
+import { TEXTURE_COPY_SHIFT, copyToTexture, fitsTextureCopy } from './texture_copy.js';
 import source from '../../shaders/elementwise/binary.wgsl';
+import textureSource from '../../shaders/elementwise/binary_texture.wgsl';
 
 const binaryKernel = new Kernel('binary', source);
+const binaryTextureKernel = new Kernel('binary_texture', textureSource);
 const OP = { add: 0, sub: 1, mul: 2, axpy: 3, scale: 4, relu: 5, reluBackward: 6, copy: 7 } as const;
 
 function sameShape(op: string, a: Tensor, b: Tensor): void {
@@ -17,7 +21,18 @@ function sameShape(op: string, a: Tensor, b: Tensor): void {
 }
 
 function run(op: keyof typeof OP, a: Tensor, b: Tensor | null, out: Tensor, alpha = 0): void {
-  gpu().dispatch1d(binaryKernel, { a: a.buffer, b: (b ?? a).buffer, out: out.buffer }, { n: out.size, alpha }, out.size, { OP: OP[op] });
+  const rt = gpu();
+  const textured = rt.tuning.texturedElementwise;
+  // axpy reads out too: its texture variant reads out's copy as b.
+  const operands = op === 'axpy' ? [a, out] : b ? [a, b] : [a];
+  if (textured && op !== 'copy' && out.size >= textured.minSize && operands.every(fitsTextureCopy)) {
+    const textures = operands.map((t) => copyToTexture(t, `binary_texture ${op}`));
+    rt.dispatch1d(binaryTextureKernel, { a: textures[0], b: textures[1] ?? textures[0], out: out.buffer }, { n: out.size, alpha },
+      Math.ceil(out.size / 4), { OP: OP[op], WT_SHIFT: TEXTURE_COPY_SHIFT });
+    for (const t of textures) rt.textures.release(t);
+    return;
+  }
+  rt.dispatch1d(binaryKernel, { a: a.buffer, b: (b ?? a).buffer, out: out.buffer }, { n: out.size, alpha }, out.size, { OP: OP[op] });
 }
 
 export function add(a: Tensor, b: Tensor): Tensor {

@@ -91,11 +91,11 @@ describe('batchNorm2d', () => {
       for (const shape of [[3, 5, 7, 7], [64, 3, 17, 17]]) await runCase({ shape, affine: false, training: true }, next);
     }));
 
-  it('training and evaluation reading texture copies (CPU rasterisers; H*W % 4 == 0), 1, 2 or 4 texels per thread', async () => {
-    const count = () => dispatchCount(rt(), (k) => k.startsWith('batchnorm_apply_texture['));
-    const before = count();
-    await withTuning(() => ({ texturedElementwise: { minSize: 0 } }), async () => {
-      const next = rng(freshSeed('batchnorm textures'));
+  it('training and evaluation reading texture copies (CPU rasterisers; H*W % 4 == 0): 1, 2 or 4 texels per thread, partial sums in one or several runs per plane', async () => {
+    const count = (name: string) => dispatchCount(rt(), (k) => k.startsWith(`${name}[`));
+    const kernels = ['batchnorm_apply', 'batchnorm_apply_texture', 'batchnorm_partial_thread', 'batchnorm_partial_texture'];
+    const cases = async (seed: string) => {
+      const next = rng(freshSeed(seed));
       // Rows of 4 texels (4 per thread), 9 and 3 (1 per thread), 20 (4), 18 (2); [8, 3, 16, 16]
       // spans two texture rows of 1024 texels.
       for (const shape of [[3, 5, 4, 4], [2, 3, 6, 6], [3, 5, 2, 6], [5, 3, 8, 10], [3, 2, 6, 12], [8, 3, 16, 16]]) {
@@ -103,9 +103,20 @@ describe('batchNorm2d', () => {
       }
       await runCase({ shape: [3, 5, 4, 4], affine: true, training: false }, next);
       await runGroupedCase([6, 5, 4, 4], 3, next);
-    });
-    // Training: forward and backward apply per case; evaluation: the same; groups: forward only.
-    expect(count() - before).toBe(6 * 2 * 2 + 2 + 1);
+    };
+    // The same cases from buffers, then from textures: each buffer dispatch has its texture twin.
+    // Runs of 8 values: planes of 36 values are 5 runs (the last of 4).
+    for (const reduceThreadChunk of [1024, 8]) {
+      const used = async (texturedElementwise: Tuning['texturedElementwise'], seed: string) => {
+        const before = kernels.map(count);
+        await withTuning(() => ({ texturedElementwise, reduceByThreads: true, reduceThreadChunk }), () => cases(seed));
+        return kernels.map((k, i) => count(k) - before[i]);
+      };
+      const [apply, , partial] = await used(null, `batchnorm buffers ${reduceThreadChunk}`);
+      expect(apply).toBeGreaterThan(0);
+      expect(partial).toBeGreaterThan(0);
+      expect(await used({ minSize: 0 }, `batchnorm textures ${reduceThreadChunk}`)).toEqual([0, apply, 0, partial]);
+    }
   });
 
   it('evaluation: running statistics normalise, the backward is a per-channel scale', async () => {

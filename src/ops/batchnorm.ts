@@ -6,7 +6,8 @@
 // statistics normalise. weight/bias null means affine = false.
 //
 // Kernels: batchnorm_partial (every channel's M values cut into S chunks, each summed by one
-// workgroup in a tree, or on llvmpipe by one thread walking memory in order), batchnorm_stats / batchnorm_backward_coef (one
+// workgroup in a tree, or on llvmpipe by one thread walking memory in order, or its texture
+// copy: batchnorm_partial_texture), batchnorm_stats / batchnorm_backward_coef (one
 // thread per channel: adds the S partials and forms the per-channel coefficients), and
 // batchnorm_apply (one pass over x: y = x * scale + shift, or dx = k * g + p * (x - mean) + q;
 // on CPU rasterisers, tuning.texturedElementwise, batchnorm_apply_texture reads texture copies).
@@ -27,10 +28,12 @@ import statsSource from '../../shaders/batchnorm/stats.wgsl';
 import coefSource from '../../shaders/batchnorm/backward_coef.wgsl';
 import applySource from '../../shaders/batchnorm/apply.wgsl';
 import applyTextureSource from '../../shaders/batchnorm/apply_texture.wgsl';
+import partialTextureSource from '../../shaders/batchnorm/partial_texture.wgsl';
 import { TEXTURE_COPY_SHIFT, copyToTexture, fitsTextureCopy } from './texture_copy.js';
 
 const partialGroupKernel = new Kernel('batchnorm_partial_group', partialSource, 'group_main');
 const partialThreadKernel = new Kernel('batchnorm_partial_thread', partialSource, 'thread_main');
+const partialTextureKernel = new Kernel('batchnorm_partial_texture', partialTextureSource);
 const statsKernel = new Kernel('batchnorm_stats', statsSource);
 const coefKernel = new Kernel('batchnorm_backward_coef', coefSource);
 const applyKernel = new Kernel('batchnorm_apply', applySource);
@@ -87,7 +90,8 @@ function dims(x: Tensor): { N: number; C: number; HW: number; M: number } {
 /**
  * Per-channel partial sums (mode 0: of x; mode 1: of g and g * (x - mean); mode 2: of g and g * x) into [C, S, 2].
  * GPUs: a workgroup per chunk of a channel (grid S x C). llvmpipe (tuning.reduceByThreads):
- * a thread per contiguous run inside an (n, c) plane. S = 0 for an empty batch.
+ * a thread per contiguous run inside an (n, c) plane, reading texture copies where
+ * tuning.texturedElementwise allows. S = 0 for an empty batch.
  */
 function partialSums(x: Tensor, g: Tensor | null, mean: Tensor | null, mode: 0 | 1 | 2, G = 1): { partial: Tensor; S: number } {
   const rt = gpu();
@@ -103,7 +107,14 @@ function partialSums(x: Tensor, g: Tensor | null, mean: Tensor | null, mode: 0 |
   const buffers = { x: x.buffer, g: (g ?? x).buffer, mean: (mean ?? x).buffer, partial: partial.buffer };
   const uniforms = { C, HW, M, chunk, S, Ng, planes: N * C };
   if (S > 0 && C > 0) {
-    if (byThreads) rt.dispatch1d(partialThreadKernel, buffers, uniforms, N * C * SP, { WG: tune.reduceWorkgroup, MODE: mode });
+    const textured = tune.texturedElementwise;
+    if (byThreads && textured && HW % 4 === 0 && chunk % 4 === 0 && x.size >= textured.minSize && fitsTextureCopy(x) && (!g || fitsTextureCopy(g))) {
+      const tx = copyToTexture(x, 'batchnorm_partial_texture x');
+      const tg = g ? copyToTexture(g, 'batchnorm_partial_texture g') : null;
+      rt.dispatch1d(partialTextureKernel, { x: tx, g: tg ?? tx, mean: buffers.mean, partial: buffers.partial }, uniforms, N * C * SP,
+        { WG: tune.reduceWorkgroup, MODE: mode, WT_SHIFT: TEXTURE_COPY_SHIFT });
+      for (const t of [tx, tg]) if (t) rt.textures.release(t);
+    } else if (byThreads) rt.dispatch1d(partialThreadKernel, buffers, uniforms, N * C * SP, { WG: tune.reduceWorkgroup, MODE: mode });
     else rt.dispatch(partialGroupKernel, buffers, uniforms, [S, G * C], { WG: tune.reduceWorkgroup, MODE: mode });
   }
   return { partial, S };

@@ -79,6 +79,16 @@ describe('matmul forward', () => {
     expect(dispatched('matmul_texture')).toBeGreaterThanOrEqual(before + 3 * (4 * sizes.length + 3 * 4 + 4));
   });
 
+  it('through textures: operands already in the texture layout are copied, not packed', async () => {
+    const next = rng(freshSeed('matmul texture copies'));
+    const packs = dispatched('matmul_pack');
+    // K = 64 and N = 128: A [5, 64] and B [64, 128] rows are whole 256-byte runs of texels, so
+    // untransposed operands (batched or shared) are copied; transposed ones are packed: 3 + 3 + 6
+    // of the 4 layouts' 24 operands.
+    await withTuning(texturePath(3, 5, 4), () => checkBatched(3, 5, 64, 128, next));
+    expect(dispatched('matmul_pack') - packs).toBe(12);
+  });
+
   // One layout only: on llvmpipe the 32x32 shader takes ~30 s to compile on a cold Mesa cache.
   // A^T with vec4 loads along M, vec4 loads of B, a K tail, and ragged 32-row/column edges.
   it("the large-problem tiles (32x32 per thread on llvmpipe) on ragged edges", () =>

@@ -171,12 +171,19 @@ export function texturedProduct(ta: PooledTexture, tb: PooledTexture, bias: Tens
 
 /**
  * op(X_z) [rows, cols] of `batches` batches (X_z at element offset + z * stride) into a scratch
- * texture of ceil(cols / 4) x (batches * rowsPadded) texels, zero past rows and cols.
+ * texture of ceil(cols / 4) x (batches * rowsPadded) texels, zero past rows and cols: packed
+ * by matmul_pack, or copied when X is laid out that way already.
  */
 export function packMatrixTexture(x: Tensor, rows: number, cols: number, rowsPadded: number, batches: number, stride: number, trans: boolean, label: string, offset = 0): PooledTexture {
   const rt = gpu();
   const width = Math.ceil(cols / 4);
   const tex = rt.textures.acquire(width, batches * rowsPadded, label);
+  // Already in the texture's layout (no transpose, no padding, batches back to back, rows of
+  // whole 256-byte runs of texels): a copy command, not a kernel.
+  if (!trans && cols % 64 === 0 && rowsPadded === rows && (batches === 1 || stride === rows * cols) && offset % 4 === 0) {
+    rt.recorder.copyToTexture(x.buffer, tex, width * batches * rows, offset * 4);
+    return tex;
+  }
   rt.dispatch(packKernel, { x: x.buffer, out: tex }, { rows, cols, rowsPadded, stride, width, offset },
     [Math.ceil(width / 8), Math.ceil(rowsPadded / 8), batches], { TRANS: +trans });
   return tex;

@@ -139,6 +139,28 @@ describe('conv2d kernels against the CPU reference', () => {
     expect(dispatches('PATCHES_A=1')).toBe(before.patches + 4 + 3);
   });
 
+  it('1x1 conv weight gradients as per-image texture products, summed (CPU rasterisers)', async () => {
+    const tuning = rt().tuning;
+    const textures = rt().textures as { maxDimension: number };
+    const saved = tuning.matmulTexture;
+    const savedDimension = textures.maxDimension;
+    tuning.matmulTexture = { WG: 8, TM: 5, TN: 8, minWork: 0 };
+    const gemm = () => dispatchCount(rt(), (k) => k.startsWith('conv_weight_grad['));
+    const before = gemm();
+    try {
+      // 8x8: g's rows of 64 values are copied into their texture; 7x9: packed.
+      await checkCase({ name: 'textures: 1x1 8->6, 8x8', N: 3, C: 8, H: 8, W: 8, O: 6, KH: 1, KW: 1, bias: true });
+      await checkCase({ name: 'textures: 1x1 5->7, 7x9', N: 2, C: 5, H: 7, W: 9, O: 7, KH: 1, KW: 1 });
+      // Textures of 130 rows hold 2 images' 64 rows: the products run in chunks.
+      textures.maxDimension = 130;
+      await checkCase({ name: 'textures in chunks: 1x1 8->6, 8x8', N: 3, C: 8, H: 8, W: 8, O: 6, KH: 1, KW: 1 });
+    } finally {
+      tuning.matmulTexture = saved;
+      textures.maxDimension = savedDimension;
+    }
+    expect(gemm()).toBe(before);
+  });
+
   it('depthwise convs reading texture copies of their inputs (CPU rasterisers): forward, input and weight gradients; padding not a multiple of 4, negative, stride 2, dilation, bias', async () => {
     const conv = rt().tuning.conv;
     const textures = rt().textures as { maxDimension: number };

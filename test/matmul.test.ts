@@ -89,6 +89,23 @@ describe('matmul forward', () => {
     expect(dispatched('matmul_pack') - packs).toBe(12);
   });
 
+  it('through textures in batch chunks when a batch would exceed the texture size', async () => {
+    const next = rng(freshSeed('matmul texture chunks'));
+    const textures = rt().textures as { maxDimension: number };
+    const saved = textures.maxDimension;
+    const products = dispatched('matmul_texture');
+    // B's 12 texture rows per batch (K = 9 padded to 12): chunks of 2 batches, then 1; with B
+    // shared, A's 5 rows per batch fit all 3 batches.
+    textures.maxDimension = 25;
+    try {
+      await withTuning(texturePath(3, 5, 4), () => checkBatched(3, 5, 9, 7, next));
+    } finally {
+      textures.maxDimension = saved;
+    }
+    // Per layout: batched (2 chunks), B shared (1), A shared (2).
+    expect(dispatched('matmul_texture') - products).toBe(4 * 5);
+  });
+
   // One layout only: on llvmpipe the 32x32 shader takes ~30 s to compile on a cold Mesa cache.
   // A^T with vec4 loads along M, vec4 loads of B, a K tail, and ragged 32-row/column edges.
   it("the large-problem tiles (32x32 per thread on llvmpipe) on ragged edges", () =>

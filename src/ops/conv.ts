@@ -461,6 +461,28 @@ function pointwiseProduct(m: Tensor, x: Tensor, shape: number[], transpose: bool
   return out;
 }
 
+/**
+ * dW [O, C] of a 1x1 conv = sum over images of g[n] [O, HW] x x[n]^T, on CPU rasterisers when
+ * the batched product takes the texture matmul: one product per image (g[n] copied into its
+ * texture when HW % 64 == 0, x[n] packed transposed), then the N products summed in order.
+ * Measured on llvmpipe against the paths before it (the GEMM kernel at 16 channels, the
+ * patch-matrix product above): batch 32, 16 -> 16, 32x32: 12 against 15 ms; batch 64,
+ * 32 -> 32, 16x16: 8 against 15; 64 -> 64, 8x8: 5.4 against 10.
+ */
+function pointwiseWeightGradTextured(g: Geometry, x: Tensor, grad: Tensor, dW: Tensor): boolean {
+  const t = gpu().tuning.matmulTexture;
+  const HW = g.H * g.W;
+  if (!t || g.N * g.O * g.C * HW < t.minWork) return false;
+  const g3 = grad.view([g.N, g.O, HW]);
+  const x3 = x.view([g.N, g.C, HW]);
+  const perImage = matmulRaw(g3, x3, { transB: true });
+  g3.release();
+  x3.release();
+  sumPartials(perImage, dW, g.N);
+  perImage.release();
+  return true;
+}
+
 // ---- input gradient -------------------------------------------------------------------------
 
 function checkGradShape(op: string, g: Geometry, grad: Tensor): void {
@@ -553,6 +575,7 @@ export function conv2dBackwardWeight(x: Tensor, grad: Tensor, weightShape: Shape
     depthwiseWeightGrad(g, x, grad, dW);
     return dW;
   }
+  if (isPointwise(g) && pointwiseWeightGradTextured(g, x, grad, dW)) return dW;
   if (weightGradTextured(g, x, grad, dW)) return dW;
   const wg = tune.weightGrad;
   const cols = g.Cg * g.KH * g.KW;

@@ -88,23 +88,28 @@ function gemm(a: Tensor, b: Tensor, bias: Tensor | null, out: Tensor, g: Gemm): 
 
 /**
  * Records the product through textures (CPU rasterisers; see matmul_texture.wgsl): each operand
- * is packed into a scratch texture, read by one dispatch, and given back. False (nothing
- * recorded) when a texture would exceed the adapter's size limit.
+ * is packed (or copied) into a scratch texture, read by one dispatch, and given back; batches
+ * whose textures would exceed the adapter's size run in chunks. False (nothing recorded) when
+ * not even one batch fits.
  */
 function gemmTextured(a: Tensor, b: Tensor, bias: Tensor | null, out: Tensor, g: Gemm, t: MatmulTextureTiles): boolean {
   const { batch, M, N, K, strideA, strideB, transA, transB } = g;
   const textures = gpu().textures;
   const K4 = Math.ceil(K / 4);
-  const batchesA = strideA ? batch : 1;
-  const batchesB = strideB ? batch : 1;
-  if (!textures.fits(K4, batchesA * M) || !textures.fits(Math.ceil(N / 4), batchesB * 4 * K4)) return false;
-  const product = { batch, M, N, K4, batchedA: !!strideA, batchedB: !!strideB, zBase: 0 };
-  if (!texturedProductFits(product, t)) return false;
-  const ta = packMatrixTexture(a, M, K, M, batchesA, strideA, transA, 'matmul A');
-  const tb = packMatrixTexture(b, K, N, 4 * K4, batchesB, strideB, transB, 'matmul B');
-  texturedProduct(ta, tb, bias, a, out, product, t);
-  textures.release(ta);
-  textures.release(tb);
+  // Texture rows per batch of the batched operands (A: M, B: K padded to 4).
+  const rowsPerBatch = Math.max(strideA ? M : 0, strideB ? 4 * K4 : 0);
+  const chunk = rowsPerBatch ? Math.min(batch, Math.floor(textures.maxDimension / rowsPerBatch)) : batch;
+  if (chunk < 1 || !textures.fits(K4, (strideA ? chunk : 1) * M) || !textures.fits(Math.ceil(N / 4), (strideB ? chunk : 1) * 4 * K4)) return false;
+  const product = (n: number, zBase: number) => ({ batch: n, M, N, K4, batchedA: !!strideA, batchedB: !!strideB, zBase });
+  if (!texturedProductFits(product(chunk, 0), t)) return false;
+  for (let z0 = 0; z0 < batch; z0 += chunk) {
+    const n = Math.min(chunk, batch - z0);
+    const ta = packMatrixTexture(a, M, K, M, strideA ? n : 1, strideA, transA, 'matmul A', z0 * strideA);
+    const tb = packMatrixTexture(b, K, N, 4 * K4, strideB ? n : 1, strideB, transB, 'matmul B', z0 * strideB);
+    texturedProduct(ta, tb, bias, a, out, product(n, z0), t);
+    textures.release(ta);
+    textures.release(tb);
+  }
   return true;
 }
 

@@ -122,6 +122,8 @@ function weightGradCase(g: Geometry): BenchCase {
 const dense3x3: Geometry = { N: 32, C: 16, H: 32, W: 32, O: 16, k: 3, stride: 1, pad: 1, dilation: 1, groups: 1 };
 const depthwise3x3: Geometry = { N: 64, C: 32, H: 16, W: 16, O: 32, k: 3, stride: 1, pad: 1, dilation: 1, groups: 32 };
 const pointwise: Geometry = { N: 64, C: 64, H: 8, W: 8, O: 64, k: 1, stride: 1, pad: 0, dilation: 1, groups: 1 };
+// The 1x1 convs of a DARTS sep/dil conv at search size (C=16, 32x32).
+const pointwiseSearch: Geometry = { N: 32, C: 16, H: 32, W: 32, O: 16, k: 1, stride: 1, pad: 0, dilation: 1, groups: 1 };
 const dilated5x5: Geometry = { N: 64, C: 32, H: 16, W: 16, O: 32, k: 5, stride: 1, pad: 4, dilation: 2, groups: 32 };
 
 export const cases: BenchCase[] = [
@@ -132,6 +134,8 @@ export const cases: BenchCase[] = [
   inputGradCase(depthwise3x3),
   weightGradCase(depthwise3x3),
   forwardCase(pointwise),
+  weightGradCase(pointwise),
+  weightGradCase(pointwiseSearch),
   forwardCase(dilated5x5),
   inputGradCase(dilated5x5),
   weightGradCase(dilated5x5),

@@ -17,6 +17,9 @@
 //   weight_grad.wgsl, depthwise_weight_grad.wgsl, bias_grad.wgsl: split reductions over pixels,
 //                    then sum_partials.wgsl adds the splits in order (deterministic);
 //                    depthwise_weight_grad_texture.wgsl reads x and g from texture copies
+// 1x1 convs (stride 1, no padding, groups 1) are batched matmuls (src/ops/matmul.ts): W x[n]
+// forward, F^T g[n] for the input gradient, and on CPU rasterisers g[n] x[n]^T per image,
+// summed, for the weight gradient.
 // Tile shapes come from gpu().tuning.conv. Tensor shapes travel in uniforms. Compile-time
 // choices (override constants, so a few pipelines serve every batch and map size): the tiles;
 // the channel block TM, the power of two >= the channels per group up to the tuned TM; the

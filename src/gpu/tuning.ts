@@ -95,7 +95,7 @@ export function chooseTuning(info: DeviceInfo): Tuning {
   if (info.isSoftware) {
     return {
       elementwiseWorkgroup: 64,
-      // Adding two 2^19-value tensors: 8.8 ms from buffers, 1.9 ms from texture copies. Below
+      // Adding two 2^19-value tensors: 8.8 ms from buffers, ~2 ms from texture copies. Below
       // 2^16 values the copies' fixed costs left no gain measurable in a tiny search step.
       texturedElementwise: { minSize: 2 ** 16 },
       // From storage buffers (products whose textures would exceed the adapter's size limit):

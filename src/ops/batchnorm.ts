@@ -29,7 +29,7 @@ import coefSource from '../../shaders/batchnorm/backward_coef.wgsl';
 import applySource from '../../shaders/batchnorm/apply.wgsl';
 import applyTextureSource from '../../shaders/batchnorm/apply_texture.wgsl';
 import partialTextureSource from '../../shaders/batchnorm/partial_texture.wgsl';
-import { TEXTURE_COPY_SHIFT, copyToTexture, fitsTextureCopy } from './texture_copy.js';
+import { TEXTURE_COPY_SHIFT, readsTextureCopies, withTextureCopies } from './texture_copy.js';
 
 const partialGroupKernel = new Kernel('batchnorm_partial_group', partialSource, 'group_main');
 const partialThreadKernel = new Kernel('batchnorm_partial_thread', partialSource, 'thread_main');
@@ -107,13 +107,11 @@ function partialSums(x: Tensor, g: Tensor | null, mean: Tensor | null, mode: 0 |
   const buffers = { x: x.buffer, g: (g ?? x).buffer, mean: (mean ?? x).buffer, partial: partial.buffer };
   const uniforms = { C, HW, M, chunk, S, Ng, planes: N * C };
   if (S > 0 && C > 0) {
-    const textured = tune.texturedElementwise;
-    if (byThreads && textured && HW % 4 === 0 && chunk % 4 === 0 && x.size >= textured.minSize && fitsTextureCopy(x) && (!g || fitsTextureCopy(g))) {
-      const tx = copyToTexture(x, 'batchnorm_partial_texture x');
-      const tg = g ? copyToTexture(g, 'batchnorm_partial_texture g') : null;
-      rt.dispatch1d(partialTextureKernel, { x: tx, g: tg ?? tx, mean: buffers.mean, partial: buffers.partial }, uniforms, N * C * SP,
-        { WG: tune.reduceWorkgroup, MODE: mode, WT_SHIFT: TEXTURE_COPY_SHIFT });
-      for (const t of [tx, tg]) if (t) rt.textures.release(t);
+    const read = g ? [x, g] : [x];
+    if (byThreads && HW % 4 === 0 && chunk % 4 === 0 && readsTextureCopies(x.size, read)) {
+      withTextureCopies(read, 'batchnorm_partial_texture', ([tx, tg]) =>
+        rt.dispatch1d(partialTextureKernel, { x: tx, g: tg ?? tx, mean: buffers.mean, partial: buffers.partial }, uniforms, N * C * SP,
+          { WG: tune.reduceWorkgroup, MODE: mode, WT_SHIFT: TEXTURE_COPY_SHIFT }));
     } else if (byThreads) rt.dispatch1d(partialThreadKernel, buffers, uniforms, N * C * SP, { WG: tune.reduceWorkgroup, MODE: mode });
     else rt.dispatch(partialGroupKernel, buffers, uniforms, [S, G * C], { WG: tune.reduceWorkgroup, MODE: mode });
   }
@@ -129,15 +127,13 @@ function apply(x: Tensor, g: Tensor | null, coef: Tensor, mode: 0 | 1, G = 1): T
   const rows = N * C;
   if (out.size === 0) return out;
   const wg = rt.tuning.elementwiseWorkgroup;
-  const textured = rt.tuning.texturedElementwise;
-  if (textured && HW % 4 === 0 && out.size >= textured.minSize && fitsTextureCopy(x) && (!g || fitsTextureCopy(g))) {
-    const tx = copyToTexture(x, 'batchnorm_apply_texture x');
-    const tg = g ? copyToTexture(g, 'batchnorm_apply_texture g') : null;
+  const read = g ? [x, g] : [x];
+  if (HW % 4 === 0 && readsTextureCopies(out.size, read)) {
     const HW4 = HW / 4;
     const PER = [4, 2, 1].find((p) => HW4 % p === 0)!;
-    rt.dispatch1d(applyTextureKernel, { x: tx, g: tg ?? tx, coef: coef.buffer, out: out.buffer },
-      { C, HW4, texels: out.size / 4, Ng, GC: G * C }, out.size / 4 / PER, { MODE: mode, PER, WT_SHIFT: TEXTURE_COPY_SHIFT });
-    for (const t of [tx, tg]) if (t) rt.textures.release(t);
+    withTextureCopies(read, 'batchnorm_apply_texture', ([tx, tg]) =>
+      rt.dispatch1d(applyTextureKernel, { x: tx, g: tg ?? tx, coef: coef.buffer, out: out.buffer },
+        { C, HW4, texels: out.size / 4, Ng, GC: G * C }, out.size / 4 / PER, { MODE: mode, PER, WT_SHIFT: TEXTURE_COPY_SHIFT }));
     return out;
   }
   const PER = rt.tuning.pixelsPerThread;

@@ -40,7 +40,7 @@ import type { PooledTexture } from '../gpu/textures.js';
 import { Tensor, fmt, type Shape } from '../tensor.js';
 import { matmulRaw, packMatrixTexture, texturedProduct, texturedProductFits } from './matmul.js';
 import { record, exactGradients } from '../autograd.js';
-import { TEXTURE_COPY_SHIFT, copyToTexture, fitsTextureCopy } from './texture_copy.js';
+import { TEXTURE_COPY_SHIFT, fitsTextureCopy, withTextureCopies } from './texture_copy.js';
 import forwardSource from '../../shaders/conv/forward.wgsl';
 import depthwiseSource from '../../shaders/conv/depthwise.wgsl';
 import depthwiseTextureSource from '../../shaders/conv/depthwise_texture.wgsl';
@@ -213,16 +213,17 @@ function convTuning(): ConvTuning {
   return t;
 }
 
-/**
- * A direct depthwise conv (depthwise.wgsl): out = conv(input, w'), input [N, C, H, W] read as if
- * zero-inserted by `up`, w' = w or w flipped, out [N, C, OH, OW]. The forward, and (flipped, up
- * = stride) the input gradient.
- */
+/** A depthwise conv's geometry as the direct kernels see it (input [N, C, H, W], out [N, C, OH, OW]). */
 interface DepthwisePlan {
   N: number; C: number; H: number; W: number; OH: number; OW: number; KH: number; KW: number;
   sH: number; sW: number; dH: number; dW: number; pH: number; pW: number; flip: boolean; upH: number; upW: number;
 }
 
+/**
+ * A direct depthwise conv (depthwise.wgsl, or depthwise_texture.wgsl on CPU rasterisers):
+ * out = conv(input, w'), the input read as if zero-inserted by `up`, w' = w or w flipped. The
+ * forward, and (flipped, up = stride) the input gradient.
+ */
 function runDepthwise(input: Tensor, w: Tensor, bias: Tensor | null, out: Tensor, d: DepthwisePlan): void {
   if (runDepthwiseTextured(input, w, bias, out, d)) return;
   const dw = convTuning().depthwise;
@@ -250,19 +251,18 @@ function runDepthwiseTextured(input: Tensor, w: Tensor, bias: Tensor | null, out
   const tiles = convTuning().depthwiseTexture;
   if (!tiles || d.upH !== 1 || d.upW !== 1 || d.W % 4 || (tiles.TW * d.sW) % 4 || segment(tiles.TW, d.KW, d.sW, d.dW) > MAX_SEG ||
     !fitsTextureCopy(input)) return false;
-  const tex = copyToTexture(input, 'conv_depthwise_texture input');
   const { colBase, OFF } = segmentStart(d.pW);
   const tilesX = Math.ceil(d.OW / tiles.TW);
   const tilesY = Math.ceil(d.OH / tiles.TH);
   const threads = d.N * d.C * tilesX * tilesY;
-  dispatchFolded(depthwiseTextureKernel, { x: tex, w: w.buffer, bias: (bias ?? w).buffer, out: out.buffer }, {
-    N: d.N, C: d.C, H: d.H, W: d.W, OH: d.OH, OW: d.OW, KH: d.KH, SH: d.sH, DH: d.dH,
-    padH: d.pH, colBase, tilesX, tilesY, threads,
-  }, Math.ceil(threads / tiles.WG), 1, {
-    WG: tiles.WG, TH: tiles.TH, TW: tiles.TW, KW: d.KW, SW: d.sW, DW: d.dW, OFF,
-    WT_SHIFT: TEXTURE_COPY_SHIFT, FLIP: +d.flip, HAS_BIAS: bias ? 1 : 0,
-  });
-  gpu().textures.release(tex);
+  withTextureCopies([input], 'conv_depthwise_texture input', ([tex]) =>
+    dispatchFolded(depthwiseTextureKernel, { x: tex, w: w.buffer, bias: (bias ?? w).buffer, out: out.buffer }, {
+      N: d.N, C: d.C, H: d.H, W: d.W, OH: d.OH, OW: d.OW, KH: d.KH, SH: d.sH, DH: d.dH,
+      padH: d.pH, colBase, tilesX, tilesY, threads,
+    }, Math.ceil(threads / tiles.WG), 1, {
+      WG: tiles.WG, TH: tiles.TH, TW: tiles.TW, KW: d.KW, SW: d.sW, DW: d.dW, OFF,
+      WT_SHIFT: TEXTURE_COPY_SHIFT, FLIP: +d.flip, HAS_BIAS: bias ? 1 : 0,
+    }));
   return true;
 }
 
@@ -550,13 +550,10 @@ function depthwiseWeightGrad(g: Geometry, x: Tensor, grad: Tensor, dW: Tensor): 
   const overrides = { WG: tiles.WG, TW: tiles.TW, KW: g.KW, SW: g.sW, DW: g.dW };
   const workgroups = Math.ceil(threads / tiles.WG);
   if (useTextures) {
-    const tx = copyToTexture(x, 'conv_depthwise_weight_grad_texture x');
-    const tg = copyToTexture(grad, 'conv_depthwise_weight_grad_texture g');
     const { colBase, OFF } = segmentStart(g.pW);
-    dispatchFolded(depthwiseWeightGradTextureKernel, { x: tx, g: tg, part: part.buffer }, { ...uniforms, colBase }, workgroups, 1,
-      { ...overrides, OFF, WT_SHIFT: TEXTURE_COPY_SHIFT });
-    gpu().textures.release(tx);
-    gpu().textures.release(tg);
+    withTextureCopies([x, grad], 'conv_depthwise_weight_grad_texture', ([tx, tg]) =>
+      dispatchFolded(depthwiseWeightGradTextureKernel, { x: tx, g: tg, part: part.buffer }, { ...uniforms, colBase }, workgroups, 1,
+        { ...overrides, OFF, WT_SHIFT: TEXTURE_COPY_SHIFT }));
   } else {
     dispatchFolded(depthwiseWeightGradKernel, { x: x.buffer, g: grad.buffer, part: part.buffer }, { ...uniforms, padW: g.pW }, workgroups, 1, overrides);
   }

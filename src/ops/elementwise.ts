@@ -5,7 +5,7 @@ import { gpu } from '../gpu/runtime.js';
 import { Kernel } from '../gpu/kernels.js';
 import { Tensor, fmt } from '../tensor.js';
 import { record } from '../autograd.js';
-import { TEXTURE_COPY_SHIFT, copyToTexture, fitsTextureCopy } from './texture_copy.js';
+import { TEXTURE_COPY_SHIFT, readsTextureCopies, withTextureCopies } from './texture_copy.js';
 import source from '../../shaders/elementwise/binary.wgsl';
 import textureSource from '../../shaders/elementwise/binary_texture.wgsl';
 
@@ -22,14 +22,12 @@ function sameShape(op: string, a: Tensor, b: Tensor): void {
 
 function run(op: keyof typeof OP, a: Tensor, b: Tensor | null, out: Tensor, alpha = 0): void {
   const rt = gpu();
-  const textured = rt.tuning.texturedElementwise;
   // axpy reads out too: its texture variant reads out's copy as b.
   const operands = op === 'axpy' ? [a, out] : b ? [a, b] : [a];
-  if (textured && op !== 'copy' && out.size >= textured.minSize && operands.every(fitsTextureCopy)) {
-    const textures = operands.map((t) => copyToTexture(t, `binary_texture ${op}`));
-    rt.dispatch1d(binaryTextureKernel, { a: textures[0], b: textures[1] ?? textures[0], out: out.buffer }, { n: out.size, alpha },
-      Math.ceil(out.size / 4), { OP: OP[op], WT_SHIFT: TEXTURE_COPY_SHIFT });
-    for (const t of textures) rt.textures.release(t);
+  if (op !== 'copy' && readsTextureCopies(out.size, operands)) {
+    withTextureCopies(operands, `binary_texture ${op}`, ([ta, tb]) =>
+      rt.dispatch1d(binaryTextureKernel, { a: ta, b: tb ?? ta, out: out.buffer }, { n: out.size, alpha },
+        Math.ceil(out.size / 4), { OP: OP[op], WT_SHIFT: TEXTURE_COPY_SHIFT }));
     return;
   }
   rt.dispatch1d(binaryKernel, { a: a.buffer, b: (b ?? a).buffer, out: out.buffer }, { n: out.size, alpha }, out.size, { OP: OP[op] });

@@ -1,6 +1,6 @@
 // Tensors read through texture copies, for kernels on CPU rasterisers: llvmpipe gathers an rgba
 // texel in one vector op, where every storage-buffer load is a per-lane loop (adding two 2 MB
-// tensors: 8.8 ms from buffers, 1.6 ms from texture copies, the copies included). The copy is a
+// tensors: 8.8 ms from buffers, ~2 ms from texture copies, the copies included). The copy is a
 // copyBufferToTexture command (~0.15 ms per 2 MB there), no kernel.
 // Layout: the tensor's floats in order, 4 per texel, rows of 2^TEXTURE_COPY_SHIFT texels: float f
 // is component f % 4 of texel t = f / 4, at (t % 2^SHIFT, t >> SHIFT). A tensor whose size is
@@ -24,11 +24,31 @@ export function fitsTextureCopy(t: Tensor): boolean {
   return t.size > 0 && texels * 16 <= t.buffer.buffer.size && gpu().textures.fits(2 ** TEXTURE_COPY_SHIFT, rows);
 }
 
-/** A scratch texture holding t's floats in order; the caller releases it after its reading dispatch. */
-export function copyToTexture(t: Tensor, label: string): PooledTexture {
+/** A scratch texture holding t's floats in order. */
+function copyToTexture(t: Tensor, label: string): PooledTexture {
   const rt = gpu();
   const { texels, rows } = layout(t);
   const tex = rt.textures.acquire(2 ** TEXTURE_COPY_SHIFT, rows, label);
   rt.recorder.copyToTexture(t.buffer, tex, texels);
   return tex;
+}
+
+/**
+ * Whether a kernel over `size` values of the elementwise kind (binary ops, batch norm) reads
+ * `tensors` from texture copies: on CPU rasterisers (tuning.texturedElementwise), from its
+ * minSize, when every tensor can be copied.
+ */
+export function readsTextureCopies(size: number, tensors: Tensor[]): boolean {
+  const t = gpu().tuning.texturedElementwise;
+  return !!t && size >= t.minSize && tensors.every(fitsTextureCopy);
+}
+
+/** Copies each tensor into a scratch texture, lets `record` record the dispatch that reads them, then gives them back. */
+export function withTextureCopies(tensors: Tensor[], label: string, record: (textures: PooledTexture[]) => void): void {
+  const textures = tensors.map((t) => copyToTexture(t, label));
+  try {
+    record(textures);
+  } finally {
+    for (const t of textures) gpu().textures.release(t);
+  }
 }

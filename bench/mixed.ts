@@ -1,10 +1,12 @@
 // DARTS plumbing benchmark cases: the MixedOp weighted sum (forward and backward: dxs and the
-// weight gradient) and a channel concat, the two ops every supernet edge and cell runs.
+// weight gradient) and a channel concat, the two ops every supernet edge and cell runs; and an
+// elementwise add (residuals, gradient accumulation).
 
 import { randomArray as random, bionasRun, tfjsRun, type BenchCase } from './harness.js';
 import { Tensor } from '../src/tensor.js';
 import { weightedSumInto, weightedSumBackward } from '../src/ops/mixed.js';
 import { concatRaw } from '../src/ops/concat.js';
+import { add } from '../src/ops/elementwise.js';
 
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -42,6 +44,26 @@ function weightedSumCase(N: number, shape: number[]): BenchCase {
   };
 }
 
+function addCase(shape: number[]): BenchCase {
+  const n = size(shape);
+  return {
+    name: `add [${shape.join(',')}]`,
+    family: 'mixed',
+    flops: n,
+    bytes: 4 * 3 * n,
+    bionas() {
+      const a = Tensor.fromData(random(n, 1), shape);
+      const b = Tensor.fromData(random(n, 2), shape);
+      return bionasRun([a, b], () => add(a, b));
+    },
+    tfjs(tf: any) {
+      const a = tf.tensor(random(n, 1), shape);
+      const b = tf.tensor(random(n, 2), shape);
+      return tfjsRun([a, b], () => tf.add(a, b), tf);
+    },
+  };
+}
+
 function concatCase(N: number, shape: number[]): BenchCase {
   const n = size(shape);
   return {
@@ -63,6 +85,7 @@ function concatCase(N: number, shape: number[]): BenchCase {
 export const cases: BenchCase[] = [
   weightedSumCase(8, [32, 16, 32, 32]),
   concatCase(4, [64, 16, 16, 16]),
+  addCase([32, 16, 32, 32]),
 ];
 
 export default cases;

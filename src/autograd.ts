@@ -1,63 +1,15 @@
 // Reverse-mode autograd, micrograd-style: every op that sees an input needing a gradient
 // records a node (its inputs and a backward closure); backward() walks the nodes from the
 // loss in reverse topological order. Intermediate gradients are released as soon as the
-// node that consumed them is done, so a step's memory is bounded by the forward's.
+// node that consumed them is done, so a step's memory is bounded by the forward's. Ops record
+// their nodes through tape.ts; the switches (grad, exact gradients) are the step context's.
 
 import { Tensor, keep, fmt } from './tensor.js';
 import { addInto, add, copy } from './ops/elementwise.js';
+import { noGrad } from './context.js';
 
-export interface GradNode {
-  name: string;
-  inputs: Tensor[];
-  /** Gradients for the inputs, given the output's gradient (null: none). */
-  backward(grad: Tensor): (Tensor | null)[];
-}
-
-let gradEnabled = true;
-let exact = false;
-
-export function isGradEnabled(): boolean {
-  return gradEnabled;
-}
-
-/** Runs fn without recording anything for backward (evaluation, optimizer updates). */
-export function noGrad<T>(fn: () => T): T {
-  const before = gradEnabled;
-  gradEnabled = false;
-  try {
-    return fn();
-  } finally {
-    gradEnabled = before;
-  }
-}
-
-/** When on, every layer's backward uses W itself, whatever its learning rule (attacks, checks). */
-export function exactGradients(): boolean {
-  return exact;
-}
-
-export function withExactGradients<T>(fn: () => T, on = true): T {
-  const before = exact;
-  exact = on;
-  try {
-    return fn();
-  } finally {
-    exact = before;
-  }
-}
-
-/** True when an op with these inputs must record a node. */
-export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
-  return gradEnabled && inputs.some((t) => t?.requiresGrad);
-}
-
-/** Attaches a backward node to `out` when any input needs a gradient. Returns out. */
-export function record(out: Tensor, name: string, inputs: Tensor[], backward: (grad: Tensor) => (Tensor | null)[]): Tensor {
-  if (!needsGrad(...inputs)) return out;
-  out.requiresGrad = true;
-  out.node = { name, inputs, backward };
-  return out;
-}
+export { type GradNode, needsGrad, record } from './tape.js';
+export { isGradEnabled, noGrad, exactGradients, withExactGradients } from './context.js';
 
 function topologicalOrder(root: Tensor): Tensor[] {
   const order: Tensor[] = [];

@@ -5,7 +5,7 @@ import type { PooledBuffer } from './gpu/buffers.js';
 import { gpu } from './gpu/runtime.js';
 import { Kernel } from './gpu/kernels.js';
 import fillSource from '../shaders/core/fill.wgsl';
-import type { GradNode } from './autograd.js';
+import type { GradNode } from './tape.js';
 
 export type DType = 'f32' | 'i32' | 'u32';
 export type Shape = readonly number[];

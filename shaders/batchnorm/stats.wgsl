@@ -3,16 +3,17 @@
 // batchnorm_partial; G = 1 without groups).
 //   TRAINING 1: from the partial sums of batchnorm_partial (MODE 0) over M = Ng*H*W values:
 //       mean = shift + sum(d) / M, var = (sum(d^2) - sum(d)^2 / M) / M (biased, for normalising),
-//       and in place: running_mean = (1 - momentum) * running_mean + momentum * mean,
+//       and in place, when update is 1 (the host sets it only with G = 1: a group's statistics
+//       are not the batch's; and not in evaluation-mode scoring):
+//                     running_mean = (1 - momentum) * running_mean + momentum * mean,
 //                     running_var  = (1 - momentum) * running_var  + momentum * var * M / (M - 1)
-//               (only with G = 1: a group's statistics are not the batch's).
 //   TRAINING 0: mean = running_mean, var = running_var (nothing updated).
 // Writes stats [4, G * C] (index gc): mean, invstd = 1 / sqrt(var + eps), scale = invstd * w, shift = b - mean * scale
 // (w = 1, b = 0 where hasWeight / hasBias is 0), so the forward is y = x * scale + shift.
 // Bindings: params (uniform), partial, x, weight, bias (read), runningMean, runningVar (read_write),
 // stats (written). Tiling: 1-D, i = gid.x + gid.y * nwg.x * WG.
 
-struct Params { C: u32, HW: u32, M: u32, S: u32, momentum: f32, eps: f32, hasWeight: u32, hasBias: u32, G: u32, Ng: u32, }
+struct Params { C: u32, HW: u32, M: u32, S: u32, momentum: f32, eps: f32, hasWeight: u32, hasBias: u32, G: u32, Ng: u32, update: u32, }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> partial: array<f32>;
@@ -48,7 +49,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let dm = sd / m;
     mean = x[(g * params.Ng * C + c) * params.HW] + dm;
     v = max(sdd / m - dm * dm, 0.0);
-    if (params.G == 1u) {
+    if (params.update == 1u) {
       let mom = params.momentum;
       runningMean[c] = (1.0 - mom) * runningMean[c] + mom * mean;
       runningVar[c] = (1.0 - mom) * runningVar[c] + mom * v * (m / (m - 1.0));

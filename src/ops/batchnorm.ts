@@ -13,16 +13,19 @@
 // on CPU rasterisers, tuning.texturedElementwise, batchnorm_apply_texture reads texture copies).
 // Forward in training is 3 dispatches, in evaluation 2; backward 3 (2 when nothing is summed).
 //
-// Batch groups (withBatchGroups): BioNAS-EG scores a generation's candidates in one pass by
-// stacking G copies of a batch, one per candidate; each copy must then be normalised by its
-// own statistics, as if it had run alone. Inside withBatchGroups(G, f) training-mode batch
-// norm computes statistics per group of N / G images and leaves the running statistics alone.
-// Forward only: a grouped batch norm records no gradient.
+// Batch groups (the step context's batchGroups, set by withBatchGroups or scoring): BioNAS-EG
+// scores a generation's candidates in one pass by stacking G copies of a batch, one per
+// candidate; each copy must then be normalised by its own statistics, as if it had run alone.
+// With G > 1, batch-statistics batch norm computes them per group of N / G images and leaves
+// the running statistics alone. Forward only: a grouped batch norm records no gradient.
+// `updateRunning: false` normalises with the batch's statistics without touching the running
+// ones (evaluation-mode scoring).
 
 import { gpu } from '../gpu/runtime.js';
 import { Kernel } from '../gpu/kernels.js';
 import { Tensor, fmt } from '../tensor.js';
-import { record, isGradEnabled } from '../autograd.js';
+import { record } from '../tape.js';
+import { context, isGradEnabled } from '../context.js';
 import partialSource from '../../shaders/batchnorm/partial.wgsl';
 import statsSource from '../../shaders/batchnorm/stats.wgsl';
 import coefSource from '../../shaders/batchnorm/backward_coef.wgsl';
@@ -48,7 +51,10 @@ export interface BatchNorm2dOptions {
   runningMean: Tensor;
   /** [C], updated in place in training (with the unbiased batch variance). */
   runningVar: Tensor;
+  /** Normalise with the batch's statistics (else with the running ones). */
   training: boolean;
+  /** In training, also update the running statistics (default true; never with batch groups). */
+  updateRunning?: boolean;
   /** Default 0.1. */
   momentum?: number;
   /** Default 1e-5. */
@@ -68,19 +74,7 @@ function checkChannelVector(name: string, t: Tensor, C: number, xShape: readonly
   }
 }
 
-let batchGroups = 1;
-
-/** Runs f with training-mode batch norm normalising each of G equal slices of the batch alone. */
-export function withBatchGroups<T>(G: number, f: () => T): T {
-  if (!Number.isInteger(G) || G < 1) throw new Error(`withBatchGroups: groups must be a positive integer, got ${G}`);
-  const before = batchGroups;
-  batchGroups = G;
-  try {
-    return f();
-  } finally {
-    batchGroups = before;
-  }
-}
+export { withBatchGroups } from '../context.js';
 
 function dims(x: Tensor): { N: number; C: number; HW: number; M: number } {
   const [N, C, H, W] = x.shape;
@@ -159,7 +153,7 @@ function validate(x: Tensor, opts: BatchNorm2dOptions): void {
   if (opts.runningMean.buffer === opts.runningVar.buffer) throw new Error('batchNorm2d: runningMean and runningVar share memory');
   if (opts.weight) checkChannelVector('weight', opts.weight, C, x.shape);
   if (opts.bias) checkChannelVector('bias', opts.bias, C, x.shape);
-  const G = opts.training ? batchGroups : 1;
+  const G = opts.training ? context().batchGroups : 1;
   if (x.shape[0] % G !== 0) throw new Error(`batchNorm2d: input ${fmt(x.shape)} does not split into ${G} batch groups`);
   if (opts.training && M / G <= 1) {
     throw new Error(`batchNorm2d: training needs more than one value per channel${G > 1 ? ` and batch group (${G} groups)` : ''}, got input ${fmt(x.shape)}`);
@@ -180,7 +174,9 @@ export function batchNorm2dForward(x: Tensor, opts: BatchNorm2dOptions): { out: 
   const rt = gpu();
   const { N, C, HW } = dims(x);
   const training = opts.training;
-  const G = training ? batchGroups : 1;
+  const G = training ? context().batchGroups : 1;
+  // A group's statistics are not the batch's: with groups the running ones stay as they are.
+  const update = training && G === 1 && (opts.updateRunning ?? true);
   const weight = opts.weight ?? null;
   const bias = opts.bias ?? null;
   const { partial, S } = training ? partialSums(x, null, null, 0, G) : { partial: null, S: 0 };
@@ -194,7 +190,7 @@ export function batchNorm2dForward(x: Tensor, opts: BatchNorm2dOptions): { out: 
       },
       {
         C, HW, M: (N / G) * HW, S, momentum: opts.momentum ?? 0.1, eps: opts.eps ?? 1e-5,
-        hasWeight: weight ? 1 : 0, hasBias: bias ? 1 : 0, G, Ng: N / G,
+        hasWeight: weight ? 1 : 0, hasBias: bias ? 1 : 0, G, Ng: N / G, update: update ? 1 : 0,
       },
       G * C,
       { TRAINING: training ? 1 : 0 },
@@ -255,6 +251,7 @@ export function batchNormReadsInput(opts: Pick<BatchNorm2dOptions, 'weight' | 'b
 
 /** Batch norm of x [N, C, H, W]; see BatchNorm2dOptions. */
 export function batchNorm2d(x: Tensor, opts: BatchNorm2dOptions): Tensor {
+  const batchGroups = context().batchGroups;
   if (opts.training && batchGroups > 1 && isGradEnabled() && [x, opts.weight, opts.bias].some((t) => t?.requiresGrad)) {
     throw new Error(`batchNorm2d: batch groups (${batchGroups}) are forward only; run under noGrad (input ${fmt(x.shape)})`);
   }

@@ -5,7 +5,7 @@
 import { gpu } from '../gpu/runtime.js';
 import { Kernel } from '../gpu/kernels.js';
 import { Tensor, fmt, type Shape } from '../tensor.js';
-import { record } from '../autograd.js';
+import { record } from '../tape.js';
 import source from '../../shaders/mixed/copy_block.wgsl';
 
 const copyBlockKernel = new Kernel('copy_block', source);

@@ -3,7 +3,7 @@
 // GPU generator (src/ops/random.ts) and stays on the GPU; backward applies the same mask.
 
 import { Tensor, fmt } from '../tensor.js';
-import { record, needsGrad } from '../autograd.js';
+import { record, needsGrad } from '../tape.js';
 import { Generator, bernoulliMask } from './random.js';
 import { scaleRows } from './mixed.js';
 

@@ -4,7 +4,7 @@
 import { gpu } from '../gpu/runtime.js';
 import { Kernel } from '../gpu/kernels.js';
 import { Tensor, fmt } from '../tensor.js';
-import { record } from '../autograd.js';
+import { record } from '../tape.js';
 import { TEXTURE_COPY_SHIFT, readsTextureCopies, withTextureCopies } from './texture_copy.js';
 import source from '../../shaders/elementwise/binary.wgsl';
 import textureSource from '../../shaders/elementwise/binary_texture.wgsl';

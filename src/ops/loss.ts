@@ -14,7 +14,7 @@ import { gpu } from '../gpu/runtime.js';
 import { Kernel } from '../gpu/kernels.js';
 import type { PooledBuffer } from '../gpu/buffers.js';
 import { Tensor, fmt } from '../tensor.js';
-import { record } from '../autograd.js';
+import { record } from '../tape.js';
 import { planReduce, sumRaw } from './reduce.js';
 import softmaxSource from '../../shaders/loss/softmax.wgsl';
 import softmaxBackwardSource from '../../shaders/loss/softmax_backward.wgsl';

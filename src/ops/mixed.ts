@@ -7,7 +7,7 @@
 import { gpu } from '../gpu/runtime.js';
 import { Kernel } from '../gpu/kernels.js';
 import { Tensor, fmt } from '../tensor.js';
-import { record, needsGrad } from '../autograd.js';
+import { record, needsGrad } from '../tape.js';
 import weightedSumSource from '../../shaders/mixed/weighted_sum.wgsl';
 import scaleMultiSource from '../../shaders/mixed/scale_multi.wgsl';
 import rowScaleSource from '../../shaders/mixed/row_scale.wgsl';

@@ -8,7 +8,7 @@ import { gpu } from '../gpu/runtime.js';
 import { Kernel } from '../gpu/kernels.js';
 import type { PooledBuffer } from '../gpu/buffers.js';
 import { Tensor, fmt, type Shape } from '../tensor.js';
-import { record, needsGrad } from '../autograd.js';
+import { record, needsGrad } from '../tape.js';
 import { planReduce, sumRaw, sumBackward } from './reduce.js';
 import maxForwardSource from '../../shaders/pool/max_forward.wgsl';
 import max3ForwardSource from '../../shaders/pool/max3_forward.wgsl';

@@ -7,7 +7,7 @@
 import { gpu } from '../gpu/runtime.js';
 import { Kernel } from '../gpu/kernels.js';
 import { Tensor, fmt, shapeSize, type Shape } from '../tensor.js';
-import { record } from '../autograd.js';
+import { record } from '../tape.js';
 import { fillInPlace } from './fill.js';
 import sumSource from '../../shaders/reduce/sum.wgsl';
 import expandSource from '../../shaders/reduce/expand.wgsl';

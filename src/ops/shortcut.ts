@@ -3,7 +3,7 @@
 import { gpu } from '../gpu/runtime.js';
 import { Kernel } from '../gpu/kernels.js';
 import { Tensor, fmt } from '../tensor.js';
-import { record } from '../autograd.js';
+import { record } from '../tape.js';
 import source from '../../shaders/shortcut/option_a.wgsl';
 
 const kernel = new Kernel('shortcut_option_a', source);

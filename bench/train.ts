@@ -8,7 +8,8 @@ import { Generator, randomNormal } from '../src/ops/random.js';
 import { crossEntropy } from '../src/ops/loss.js';
 import { SGD } from '../src/optim/sgd.js';
 import { CifarResNet } from '../src/models/resnet.js';
-import { clearOutputError, type RuleName } from '../src/nn/rules.js';
+import { clearOutputError } from '../src/rules/dfa.js';
+import type { RuleName } from '../src/rules/rule.js';
 
 const BATCH = 128;
 // ResNet-20 forward: 40.8 MFLOP per 32x32 image (multiply-adds x 2); backward about twice that.

@@ -3,6 +3,7 @@ export { initGpu, shutdownGpu, gpu, GpuError } from './gpu/runtime.js';
 export { profileStep, formatProfile } from './gpu/profiler.js';
 export { Tensor, scope, keep } from './tensor.js';
 export { backward, noGrad, withExactGradients, exactGradients } from './autograd.js';
+export { context, withContext, withStep, scoring, withBatchGroups, type StepContext } from './context.js';
 export * from './ops/elementwise.js';
 export * from './ops/fill.js';
 export { matmul, linear } from './ops/matmul.js';
@@ -19,7 +20,9 @@ export { Module, Sequential, Identity, parameter, buffer } from './nn/module.js'
 export { Conv2d, Linear, ruleLayers } from './nn/layers.js';
 export { BatchNorm2d } from './nn/batchnorm.js';
 export { ReLU, MaxPool2d, AvgPool2d, GlobalAvgPool, Flatten, reshape } from './nn/basic.js';
-export { LearningRule, RULE_NAMES, parseRule, tapOutput, type RuleName } from './nn/rules.js';
+export { registerRule, getRule, ruleNames, parseRule } from './rules/registry.js';
+export { tapOutput, clearOutputError } from './rules/dfa.js';
+export type { LearningRule, LayerRule, RuleName, RuleLayerShape, FeedbackContext, ErrorRoute, RouteTarget } from './rules/rule.js';
 export { alignmentReport } from './nn/alignment.js';
 export { HebbianConv } from './nn/hebbian.js';
 export { PredictiveCodingConv } from './nn/predictive.js';

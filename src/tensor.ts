@@ -29,6 +29,18 @@ export function checkShape(shape: Shape, what = 'tensor'): void {
 
 export const fmt = (shape: Shape) => `[${shape.join(', ')}]`;
 
+/**
+ * Fans of a weight, as PyTorch computes them: for [out, in, ...kernel] (linear [out, in]; conv
+ * [C_out, C_in / groups, kh, kw]) with receptive field r = prod(shape[2:]), fan_in = shape[1] * r
+ * and fan_out = shape[0] * r.
+ */
+export function fans(shape: Shape): { fanIn: number; fanOut: number } {
+  if (shape.length < 2) throw new Error(`fans: a weight needs at least 2 dimensions, got ${fmt(shape)}`);
+  let receptive = 1;
+  for (let i = 2; i < shape.length; i++) receptive *= shape[i];
+  return { fanIn: shape[1] * receptive, fanOut: shape[0] * receptive };
+}
+
 // ---- scopes ---------------------------------------------------------------------------------
 
 const scopes: Set<Tensor>[] = [];
@@ -69,6 +81,14 @@ function collectTensors(value: unknown, into: Set<Tensor>, depth = 0): void {
 export function keep<T extends Tensor>(t: T): T {
   for (const s of scopes) s.delete(t);
   return t;
+}
+
+/** Objects that hold tensors to checkpoint without being modules (a learning rule's B). */
+export const STATE = Symbol('state');
+export interface HasState {
+  [STATE](): [string, Tensor][];
+  /** Releases every tensor it holds, checkpointed or not. */
+  dispose(): void;
 }
 
 // ---- tensor ---------------------------------------------------------------------------------

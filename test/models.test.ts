@@ -9,7 +9,9 @@ import { CifarResNet } from '../src/models/resnet.js';
 import { NetworkCIFAR } from '../src/models/network.js';
 import { Nb201Network, parseNb201, nb201String } from '../src/models/nb201.js';
 import { loadGenotype, parseGenotype, GENOTYPE_PRESETS } from '../src/models/genotype.js';
-import { clearOutputError, RULE_NAMES } from '../src/nn/rules.js';
+import { isRuleArbitrary } from '../src/models/operations.js';
+import { clearOutputError } from '../src/rules/dfa.js';
+import { ruleNames } from '../src/rules/registry.js';
 import { syntheticDataset } from '../src/data/synthetic.js';
 import { BatchLoader } from '../src/data/loader.js';
 
@@ -29,7 +31,7 @@ describe('CIFAR ResNets', () => {
     expect(() => new CifarResNet({ depth: 21, numClasses: 10 })).toThrow(/6n\+2/);
   });
 
-  for (const rule of RULE_NAMES) {
+  for (const rule of ruleNames()) {
     it(`ResNet-20 with ${rule} lowers its training loss in a few epochs`, async () => {
       const seed = freshSeed(`resnet20 ${rule}`);
       const gen = new Generator(seed);
@@ -101,6 +103,31 @@ describe('genotype networks', () => {
     expect(() => parseGenotype(r, 'r.json')).toThrow(/r\.json: normal\[0\]: unknown learning rule 'hebb'/);
   });
 
+  it('genotype edges are validated as search-space pairs are: op, rule, and whether the op can carry the rule', () => {
+    const edit = (cell: 'normal' | 'reduce', i: number, change: Record<string, unknown>) => {
+      const g = JSON.parse(JSON.stringify(GENOTYPE_PRESETS.biodarts));
+      Object.assign(g[cell][i], change);
+      return () => parseGenotype(g, 'g.json');
+    };
+    expect(edit('normal', 1, { op: 42 })).toThrow(/g\.json: normal\[1\]: 'op' must be a string/);
+    expect(edit('reduce', 2, { rule: 3 })).toThrow(/g\.json: reduce\[2\]: 'rule' must be a string/);
+    expect(edit('normal', 0, { op: 'max_pool_3x3', rule: 'fa' })).toThrow(/g\.json: normal\[0\]: 'max_pool_3x3' has no weights, so the learning rule 'fa' cannot apply/);
+    expect(edit('reduce', 0, { op: 'skip_connect', rule: 'dfa' })).toThrow(/g\.json: reduce\[0\]: skip_connect with dfa is not supported/);
+    expect(edit('normal', 3, { op: 'hebbian_conv_3x3', rule: 'usf' })).toThrow(/g\.json: normal\[3\]: 'hebbian_conv_3x3' learns its weights by its own rule/);
+    // What a space accepts, a genotype accepts: a rule on skip_connect, bp on a pool, no rule at all.
+    expect(edit('normal', 0, { op: 'skip_connect', rule: 'usf' })).not.toThrow();
+    expect(edit('normal', 0, { op: 'max_pool_3x3', rule: 'bp' })).not.toThrow();
+    expect(edit('normal', 0, { op: 'avg_pool_3x3', rule: undefined })).not.toThrow();
+  });
+
+  it('a rule on a weightless op (or skip_connect at stride 1) is arbitrary; on a conv or a reducing skip it is not', () => {
+    expect(isRuleArbitrary('skip_connect', 1)).toBe(true);
+    expect(isRuleArbitrary('skip_connect', 2)).toBe(false);
+    expect(isRuleArbitrary('max_pool_3x3', 2)).toBe(true);
+    expect(isRuleArbitrary('sep_conv_3x3', 1)).toBe(false);
+    expect(isRuleArbitrary('hebbian_conv_3x3', 1)).toBe(true);
+  });
+
   it('a small BIODARTS network with mixed rules trains a step', async () => {
     const g = await loadGenotype('biodarts');
     const gen = new Generator(3);
@@ -133,5 +160,7 @@ describe('NAS-Bench-201 networks', () => {
     expect(y.shape).toEqual([2, 10]);
     net.dispose();
     expect(() => parseNb201('|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|')).toThrow(/unknown op 'conv'/);
+    expect(() => parseNb201(arch, ['fa', 'fa', 'fa'])).toThrow(/edge 2: 'avg_pool_3x3' has no weights/);
+    expect(parseNb201(arch, ['fa', 'usf']).map((e) => e.rule)).toEqual(['fa', 'usf', 'bp', 'bp', 'bp', 'bp']);
   });
 });

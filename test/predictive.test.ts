@@ -11,7 +11,7 @@ import { pcForwardRef, normalizeFiltersRef, type PcRefOptions } from './referenc
 import { convOut } from './reference/hebbian.js';
 import { makeOp } from '../src/models/operations.js';
 import { globalAvgPool } from '../src/ops/pool.js';
-import { tapOutput, clearOutputError } from '../src/nn/rules.js';
+import { tapOutput, clearOutputError } from '../src/rules/dfa.js';
 import { conv2dTransposeRef } from './reference/hebbian.js';
 
 const rt = useGpu();

@@ -1,14 +1,20 @@
 import { describe, it, expect } from 'vitest';
 import { useGpu, rng, freshSeed, randomArray, expectClose } from './util.js';
-import { Tensor, scope } from '../src/tensor.js';
-import { backward, withExactGradients } from '../src/autograd.js';
-import { Generator } from '../src/ops/random.js';
+import { Tensor, scope, keep, STATE } from '../src/tensor.js';
+import { backward, withExactGradients, noGrad } from '../src/autograd.js';
+import { Generator, randomNormal } from '../src/ops/random.js';
 import { sum } from '../src/ops/reduce.js';
-import { mul } from '../src/ops/elementwise.js';
+import { mul, axpy } from '../src/ops/elementwise.js';
+import { fillInPlace } from '../src/ops/fill.js';
+import { crossEntropy } from '../src/ops/loss.js';
+import { SGD } from '../src/optim/sgd.js';
+import { parseSpace } from '../src/search/space.js';
 import { Conv2d, Linear, setRule, ruleLayers } from '../src/nn/layers.js';
 import { Sequential } from '../src/nn/module.js';
-import { reshape } from '../src/nn/basic.js';
-import { RULE_NAMES, parseRule, tapOutput, clearOutputError, type RuleName } from '../src/nn/rules.js';
+import { reshape, Flatten } from '../src/nn/basic.js';
+import { ruleNames, parseRule, registerRule } from '../src/rules/registry.js';
+import { tapOutput, clearOutputError } from '../src/rules/dfa.js';
+import type { RuleName, LearningRule, LayerRule } from '../src/rules/rule.js';
 import { convBackwardInputRef, convBackwardWeightRef, refOutputShape, type ConvRefParams } from './reference/conv.js';
 
 useGpu();
@@ -231,7 +237,80 @@ describe('converting a model to one rule', () => {
 describe('rule names', () => {
   it('parse case-insensitively and reject unknown ones with the list', () => {
     expect(parseRule('uSF')).toBe('usf');
-    expect(RULE_NAMES).toContain('frsf');
+    expect(ruleNames()).toContain('frsf');
     expect(() => parseRule('hebb')).toThrow(/unknown learning rule 'hebb'; known rules: bp, fa, dfa, usf, brsf, frsf/);
+  });
+});
+
+describe('a rule registered from outside the engine', () => {
+  // "Scaled BP": the error goes back through B = 0.5 * W, refreshed from W at every forward.
+  const HALF_BP: LearningRule = {
+    name: 'half_bp',
+    description: 'test rule: B = W / 2',
+    create({ weightShape }): LayerRule {
+      const B = keep(Tensor.empty(weightShape, 'f32', 'half_bp.B'));
+      return {
+        name: 'half_bp',
+        matrix: B,
+        route: null,
+        feedback(w) {
+          fillInPlace(B, 0);
+          axpy(B, w, 0.5);
+          return B;
+        },
+        [STATE]: (): [string, Tensor][] => [],
+        dispose: () => B.release(),
+      };
+    },
+  };
+
+  it('trains a network whose backward goes through its matrix, and is listed where rules are named', async () => {
+    registerRule(HALF_BP);
+    expect(ruleNames()).toContain('half_bp');
+    expect(parseRule('Half_BP')).toBe('half_bp');
+    expect(() => registerRule(HALF_BP)).toThrow(/already registered/);
+    // The CLI's --rule choices, and a search space, take it.
+    const { TRAIN_FLAGS } = await import('../src/cli/train.js');
+    expect(TRAIN_FLAGS.rule.choices).toContain('half_bp');
+    expect(parseSpace([{ op: 'sep_conv_3x3', rule: 'half_bp' }, { op: 'skip_connect' }], 'toy space').pairs[0].rule).toBe('half_bp');
+
+    const gen = new Generator(21);
+    const conv = new Conv2d(2, 3, 3, { padding: 1, rule: 'half_bp', gen });
+    const fc = new Linear(3 * 4 * 4, 3, { rule: 'half_bp', gen });
+    const net = new Sequential(conv, new Flatten(), fc);
+    const xShape = [4, 2, 4, 4];
+    const x = randomNormal(xShape, gen);
+    const labels = Tensor.fromData([0, 1, 2, 1], [4], 'i32');
+    const opt = new SGD(net.parameters(), { lr: 0.1 });
+    const losses: number[] = [];
+    for (let step = 0; step < 5; step++) {
+      const loss = scope(() => {
+        const l = crossEntropy(net.forward(x), labels);
+        backward(l);
+        return noGrad(() => l.view());
+      });
+      opt.step();
+      opt.zeroGrad();
+      losses.push(await loss.item());
+      loss.release();
+    }
+    expect(losses.every(Number.isFinite)).toBe(true);
+    expect(losses[4]).toBeLessThan(losses[0]);
+
+    // One more backward, from a known output gradient: every layer's input gets B = W / 2.
+    const next = rng(21);
+    const gData = randomArray(4 * 3, next);
+    x.requiresGrad = true;
+    scope(() => backward(sum(mul(net.forward(x), Tensor.fromData(gData, [4, 3])))));
+    const [wc, wf, dx] = await Promise.all([conv.weight.data(), fc.weight.data(), x.grad!.data()]);
+    const F = 3 * 4 * 4;
+    const gh = new Float64Array(4 * F);
+    for (let n = 0; n < 4; n++) for (let k = 0; k < 3; k++) for (let f = 0; f < F; f++) gh[n * F + f] += gData[n * 3 + k] * 0.5 * wf[k * F + f];
+    const p: ConvRefParams = { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 };
+    expectClose(dx, convBackwardInputRef(gh, wc.map((w) => 0.5 * w), xShape, [3, 2, 3, 3], p), 1e-4, 'input gradient through W / 2');
+    x.grad!.release();
+    x.release();
+    labels.release();
+    net.dispose();
   });
 });

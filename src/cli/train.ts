@@ -8,7 +8,7 @@ import { CifarResNet } from '../models/resnet.js';
 import { NetworkCIFAR } from '../models/network.js';
 import { Nb201Network, parseNb201 } from '../models/nb201.js';
 import { loadGenotype } from '../models/genotype.js';
-import { parseRule, RULE_NAMES } from '../nn/rules.js';
+import { parseRule, ruleNames } from '../rules/registry.js';
 import { ruleLayers } from '../nn/layers.js';
 import { train, evaluate, DEFAULT_TRAIN, type TrainConfig, type TrainableModel } from '../train/trainer.js';
 import { parseFlags, helpText, UsageError, type FlagTable, type FlagValues } from './flags.js';
@@ -30,7 +30,7 @@ export const TRAIN_PRESETS: Record<string, Partial<TrainConfig> & { cutout?: num
 
 export const TRAIN_FLAGS: FlagTable = {
   model: { type: 'string', default: 'resnet20', choices: ['resnet20', 'resnet56', 'network', 'nb201'], help: 'architecture; --genotype implies network, --arch implies nb201' },
-  rule: { type: 'string', default: 'bp', choices: RULE_NAMES, help: 'learning rule of every conv and linear layer of a ResNet' },
+  rule: { type: 'string', default: 'bp', choices: ruleNames(), help: 'learning rule of every conv and linear layer of a ResNet' },
   genotype: { type: 'string', help: 'genotype JSON file (e.g. RUN/genotype.json) or preset: darts_v1, darts_v2, biodarts' },
   arch: { type: 'string', help: "NAS-Bench-201 cell, e.g. '|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|'" },
   C: { type: 'int', min: 2, default: 36, help: 'initial channels of a genotype network (NAS-Bench-201: 16)' },

@@ -2,8 +2,8 @@
 // input state (0 = c_{k-2}, 1 = c_{k-1}, 2.. = earlier nodes), its operation and its learning
 // rule, plus the states concatenated as the cell's output. JSON on disk; validated on load.
 
-import { parseOp, type OpName } from './operations.js';
-import { parseRule, type RuleName } from '../nn/rules.js';
+import { checkPair, type OpName } from './operations.js';
+import type { RuleName } from '../rules/rule.js';
 import dartsV1 from './presets/darts_v1.json';
 import dartsV2 from './presets/darts_v2.json';
 import biodarts from './presets/biodarts.json';
@@ -32,11 +32,10 @@ function checkCell(raw: unknown, concatRaw: unknown, cell: string, where: string
     const at = `${where}: ${cell}[${i}]`;
     if (!e || typeof e !== 'object') throw new Error(`${at} must be an object {op, rule, input}`);
     const { op, rule, input } = e as Record<string, unknown>;
-    if (typeof op !== 'string') throw new Error(`${at}: 'op' must be a string`);
-    let parsedOp: OpName, parsedRule: RuleName;
+    // The same check as a search space's pairs: a genotype may name only what a space could hold.
+    let pair: { op: OpName; rule: RuleName };
     try {
-      parsedOp = parseOp(op);
-      parsedRule = parseRule(typeof rule === 'string' ? rule : 'bp');
+      pair = checkPair(op, rule);
     } catch (err) {
       throw new Error(`${at}: ${(err as Error).message}`);
     }
@@ -44,8 +43,8 @@ function checkCell(raw: unknown, concatRaw: unknown, cell: string, where: string
     if (!Number.isInteger(input) || (input as number) < 0 || (input as number) >= node) {
       throw new Error(`${at}: input ${String(input)} must be an earlier state, 0..${node - 1} (node ${node})`);
     }
-    if (parsedOp === 'none') throw new Error(`${at}: 'none' cannot be a chosen edge`);
-    return { op: parsedOp, rule: parsedRule, input: input as number };
+    if (pair.op === 'none') throw new Error(`${at}: 'none' cannot be a chosen edge`);
+    return { ...pair, input: input as number };
   });
   const nodes = edges.length / 2;
   const concat = concatRaw === undefined ? Array.from({ length: nodes }, (_, i) => i + 2) : concatRaw;
@@ -84,13 +83,4 @@ export async function loadGenotype(nameOrPath: string): Promise<Genotype> {
   // A search run's genotype.json may wrap the genotype with other fields.
   const inner = (json as Record<string, unknown>)?.genotype ?? json;
   return parseGenotype(inner, nameOrPath);
-}
-
-/** Every learning rule replaced by `rule` (the paper's random re-assignment experiment uses per-edge draws). */
-export function withRules(g: Genotype, pick: (edge: GenotypeEdge, cell: 'normal' | 'reduce', i: number) => RuleName): Genotype {
-  return {
-    ...g,
-    normal: g.normal.map((e, i) => ({ ...e, rule: pick(e, 'normal', i) })),
-    reduce: g.reduce.map((e, i) => ({ ...e, rule: pick(e, 'reduce', i) })),
-  };
 }

@@ -11,8 +11,9 @@ import { BatchNorm2d } from '../nn/batchnorm.js';
 import { GlobalAvgPool, AvgPool2d } from '../nn/basic.js';
 import { relu, add } from '../ops/elementwise.js';
 import { Generator } from '../ops/random.js';
-import { tapOutput, parseRule, type RuleName } from '../nn/rules.js';
-import { makeOp, ReLUConvBN, NB201_OPS, type OpName } from './operations.js';
+import { tapOutput } from '../rules/dfa.js';
+import type { RuleName } from '../rules/rule.js';
+import { makeOp, checkPair, ReLUConvBN, NB201_OPS, type OpName } from './operations.js';
 
 export interface Nb201Edge {
   op: OpName;
@@ -35,7 +36,11 @@ export function parseNb201(arch: string, rules: RuleName[] = []): Nb201Genotype 
       const [op, from] = p.split('~');
       if (!(NB201_OPS as readonly string[]).includes(op)) throw fail(`unknown op '${op}' (ops: ${NB201_OPS.join(', ')})`);
       if (Number(from) !== j) throw fail(`node ${i + 1} input ${j} names ~${from}`);
-      edges.push({ op: op as OpName, rule: rules[edges.length] ?? 'bp' });
+      try {
+        edges.push(checkPair(op, rules[edges.length] ?? 'bp'));
+      } catch (e) {
+        throw fail(`edge ${edges.length}: ${(e as Error).message}`);
+      }
     });
   });
   return edges;
@@ -44,17 +49,6 @@ export function parseNb201(arch: string, rules: RuleName[] = []): Nb201Genotype 
 export function nb201String(g: Nb201Genotype): string {
   const at = (k: number) => `${g[k].op}~${NB201_EDGES[k][1]}`;
   return `|${at(0)}|+|${at(1)}|${at(2)}|+|${at(3)}|${at(4)}|${at(5)}|`;
-}
-
-/** Accepts the string form, or JSON [{op, rule}] x 6. */
-export function parseNb201Json(raw: unknown, where = 'nb201 genotype'): Nb201Genotype {
-  if (typeof raw === 'string') return parseNb201(raw);
-  if (!Array.isArray(raw) || raw.length !== 6) throw new Error(`${where}: expected 6 edges [{op, rule}] in the order 1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2`);
-  return raw.map((e, i) => {
-    const op = (e as Nb201Edge).op;
-    if (!(NB201_OPS as readonly string[]).includes(op)) throw new Error(`${where}: edge ${i}: unknown op '${op}'`);
-    return { op, rule: parseRule((e as Nb201Edge).rule ?? 'bp') };
-  });
 }
 
 export class Nb201Cell extends Module {

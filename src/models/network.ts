@@ -13,7 +13,7 @@ import { relu, add } from '../ops/elementwise.js';
 import { concat } from '../ops/concat.js';
 import { dropPath } from '../ops/droppath.js';
 import { Generator } from '../ops/random.js';
-import { tapOutput } from '../nn/rules.js';
+import { tapOutput } from '../rules/dfa.js';
 import { makeOp, ReLUConvBN, FactorizedReduce } from './operations.js';
 import type { Genotype, GenotypeEdge } from './genotype.js';
 

@@ -19,6 +19,8 @@ import { needsGrad } from '../autograd.js';
 import { concat, slice } from '../ops/concat.js';
 import { HebbianConv } from '../nn/hebbian.js';
 import { PredictiveCodingConv } from '../nn/predictive.js';
+import { parseRule, getRule } from '../rules/registry.js';
+import type { RuleName } from '../rules/rule.js';
 
 export const DARTS_OPS = [
   'none', 'max_pool_3x3', 'avg_pool_3x3', 'skip_connect', 'sep_conv_3x3', 'sep_conv_5x5', 'dil_conv_3x3', 'dil_conv_5x5',
@@ -28,7 +30,25 @@ export const BIO_OPS = ['hebbian_conv_3x3', 'pc_conv_3x3'] as const;
 export const ALL_OPS = [...DARTS_OPS, 'nor_conv_1x1', 'nor_conv_3x3', ...BIO_OPS] as const;
 export type OpName = (typeof ALL_OPS)[number];
 
-/** Ops with weights, which a learning rule can change (the others ignore it). */
+/**
+ * How an op's layers take the learning rule of its edge:
+ *   every   every conv inside uses it
+ *   reduce  only at stride 2, where the op has convs (skip_connect: FactorizedReduce); at
+ *           stride 1 it is the identity, so the rule changes nothing there
+ *   none    the op has no layer a rule could change; only 'bp' may be named
+ */
+export type RuleUse = 'every' | 'reduce' | 'none';
+
+export const OP_RULE_USE: Readonly<Record<OpName, RuleUse>> = {
+  none: 'none', max_pool_3x3: 'none', avg_pool_3x3: 'none', skip_connect: 'reduce',
+  sep_conv_3x3: 'every', sep_conv_5x5: 'every', dil_conv_3x3: 'every', dil_conv_5x5: 'every',
+  nor_conv_1x1: 'every', nor_conv_3x3: 'every',
+  // Its filters learn by the Hebbian rule, not by a gradient; its input gradient is exact.
+  hebbian_conv_3x3: 'none',
+  pc_conv_3x3: 'every',
+};
+
+/** Ops with weights (the Hebbian conv's are learnt by its own rule). */
 export const OPS_WITH_WEIGHTS: readonly OpName[] = [
   'sep_conv_3x3', 'sep_conv_5x5', 'dil_conv_3x3', 'dil_conv_5x5', 'nor_conv_1x1', 'nor_conv_3x3', 'hebbian_conv_3x3', 'pc_conv_3x3',
 ];
@@ -36,6 +56,37 @@ export const OPS_WITH_WEIGHTS: readonly OpName[] = [
 export function parseOp(name: string): OpName {
   if ((ALL_OPS as readonly string[]).includes(name)) return name as OpName;
   throw new Error(`unknown operation '${name}'; known: ${ALL_OPS.join(', ')}`);
+}
+
+/**
+ * Whether the rule named on an edge with this op and stride changes nothing: the op has no
+ * layer that uses it there (pools, none, skip_connect at stride 1). In the paper's space the
+ * three skip_connect pairs of a normal cell are then one identity op under three labels (they
+ * also hold three shares of the edge's alpha mass), so a genotype writer should say that the
+ * label of such an edge is arbitrary.
+ */
+export function isRuleArbitrary(op: OpName, stride: number): boolean {
+  const use = OP_RULE_USE[op];
+  return use === 'none' || (use === 'reduce' && stride === 1);
+}
+
+/**
+ * Validates one (operation, learning rule) pair, as written in a search space or a genotype:
+ * a known op, a registered rule (a string; absent means 'bp') that the op can carry and that
+ * pairs with the op. Throws a message without location; callers prefix where the pair is.
+ */
+export function checkPair(op: unknown, rule: unknown): { op: OpName; rule: RuleName } {
+  if (typeof op !== 'string') throw new Error(`'op' must be a string, got ${JSON.stringify(op) ?? String(op)}`);
+  if (rule !== undefined && typeof rule !== 'string') throw new Error(`'rule' must be a string naming a learning rule, got ${JSON.stringify(rule) ?? String(rule)}`);
+  const parsedOp = parseOp(op);
+  const parsedRule = parseRule(rule ?? 'bp');
+  if (parsedRule !== 'bp' && OP_RULE_USE[parsedOp] === 'none') {
+    const why = OPS_WITH_WEIGHTS.includes(parsedOp) ? 'learns its weights by its own rule, not by a gradient' : 'has no weights';
+    throw new Error(`'${parsedOp}' ${why}, so the learning rule '${parsedRule}' cannot apply to it (use rule 'bp')`);
+  }
+  const unsupported = getRule(parsedRule).unsupportedOps?.[parsedOp];
+  if (unsupported) throw new Error(`${parsedOp} with ${parsedRule} is not supported (${unsupported})`);
+  return { op: parsedOp, rule: parsedRule };
 }
 
 export interface OpContext {

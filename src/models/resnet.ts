@@ -11,7 +11,7 @@ import { BatchNorm2d } from '../nn/batchnorm.js';
 import { GlobalAvgPool } from '../nn/basic.js';
 import { relu, add } from '../ops/elementwise.js';
 import { shortcutOptionA } from '../ops/shortcut.js';
-import { tapOutput } from '../nn/rules.js';
+import { tapOutput } from '../rules/dfa.js';
 
 export class BasicBlock extends Module {
   readonly conv1: Conv2d;

@@ -3,7 +3,7 @@
 // [C_out, C_in / groups, kh, kw]) the receptive field r = prod(shape[2:]),
 // fan_in = shape[1] * r and fan_out = shape[0] * r.
 
-import { Tensor, fmt, type Shape } from '../tensor.js';
+import { Tensor, fmt, fans } from '../tensor.js';
 import { fillInPlace } from '../ops/fill.js';
 import { Generator, normalInPlace, uniformInPlace } from '../ops/random.js';
 
@@ -16,12 +16,7 @@ export interface KaimingOptions {
   a?: number;
 }
 
-export function fans(shape: Shape): { fanIn: number; fanOut: number } {
-  if (shape.length < 2) throw new Error(`fans: a weight needs at least 2 dimensions, got ${fmt(shape)}`);
-  let receptive = 1;
-  for (let i = 2; i < shape.length; i++) receptive *= shape[i];
-  return { fanIn: shape[1] * receptive, fanOut: shape[0] * receptive };
-}
+export { fans };
 
 /** PyTorch's torch.nn.init.calculate_gain. */
 export function calculateGain(nonlinearity: Nonlinearity, param?: number): number {

@@ -4,16 +4,18 @@ import { Tensor, type Shape } from '../tensor.js';
 import { Module, parameter } from './module.js';
 import { conv2d, conv2dBackwardInput, convOutputShape } from '../ops/conv.js';
 import { linear, linearBackwardInput } from '../ops/matmul.js';
-import { matmul } from '../ops/matmul.js';
 import { Generator, uniformInPlace } from '../ops/random.js';
 import { fillInPlace } from '../ops/fill.js';
 import { fans, xavierUniform } from './init.js';
-import { LearningRule, parseRule, type RuleName, currentOutputError, broadcastSpatial, joinInputGradient, exactGradients } from './rules.js';
+import { createRule, getRule } from '../rules/registry.js';
+import { forwardWithRule } from '../rules/route.js';
+import type { LayerRule, RuleName } from '../rules/rule.js';
 
 export type InitName = 'default' | 'xavier';
 
 export interface LayerOptions {
-  rule?: RuleName | string;
+  /** A registered learning rule (default 'bp'). */
+  rule?: RuleName;
   /** Weight initialisation: PyTorch's default (uniform, bound 1/sqrt(fan_in)) or xavier-uniform (Biotorch). */
   init?: InitName;
   /** Output classes of the network (DFA needs them). */
@@ -52,7 +54,7 @@ export interface Conv2dOptions extends LayerOptions {
 export class Conv2d extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
-  readonly rule: LearningRule;
+  readonly rule: LayerRule;
   readonly stride: [number, number];
   readonly padding: [number, number];
   readonly dilation: [number, number];
@@ -78,11 +80,7 @@ export class Conv2d extends Module {
       const bound = 1 / Math.sqrt(fans(shape).fanIn);
       uniformInPlace(this.bias, gen, -bound, bound);
     }
-    const rule = parseRule(opts.rule ?? 'bp');
-    this.rule = new LearningRule(rule, shape, gen, {
-      numClasses: opts.numClasses,
-      dfaShape: opts.numClasses ? [opts.numClasses, inChannels, kh, kw] : undefined,
-    });
+    this.rule = createRule(opts.rule ?? 'bp', { weightShape: shape, numClasses: opts.numClasses, dfaShape: convDfaShape(this, opts.numClasses) }, gen);
   }
 
   get params() {
@@ -91,19 +89,11 @@ export class Conv2d extends Module {
 
   forward(x: Tensor): Tensor {
     const p = this.params;
-    if (this.rule.name !== 'dfa') {
-      return conv2d(x, this.weight, { ...p, bias: this.bias, feedback: this.rule.feedback(this.weight) });
-    }
-    // DFA: the conv sees a detached input (it still gives the weight gradient); x gets B^T e.
-    const y = conv2d(x.view(), this.weight, { ...p, bias: this.bias });
-    const [, , oh, ow] = y.shape;
-    return joinInputGradient(y, x, 'conv2d_dfa', (g) => {
-      if (exactGradients()) return conv2dBackwardInput(g, this.weight, x.shape, p);
-      const e = broadcastSpatial(currentOutputError('Conv2d (dfa)'), oh, ow);
-      const dx = conv2dBackwardInput(e, this.rule.matrix!, x.shape, { ...p, groups: 1 });
-      e.release();
-      return dx;
-    });
+    return forwardWithRule(this.rule, x, this.weight, this.isLearning(), {
+      name: `Conv2d (${this.rule.name})`,
+      conv: p,
+      exactInputGradient: (g) => conv2dBackwardInput(g, this.weight, x.shape, p),
+    }, (input, feedback) => conv2d(input, this.weight, { ...p, bias: this.bias, feedback }));
   }
 
   outputShape(input: Shape): Shape {
@@ -114,7 +104,7 @@ export class Conv2d extends Module {
 export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
-  readonly rule: LearningRule;
+  readonly rule: LayerRule;
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, opts: LayerOptions & { bias?: boolean } = {}) {
     super();
@@ -127,22 +117,25 @@ export class Linear extends Module {
       if (opts.init === 'xavier') fillInPlace(this.bias, 0);
       else uniformInPlace(this.bias, gen, -1 / Math.sqrt(inFeatures), 1 / Math.sqrt(inFeatures));
     }
-    const rule = parseRule(opts.rule ?? 'bp');
-    this.rule = new LearningRule(rule, this.weight.shape, gen, {
-      numClasses: opts.numClasses,
-      dfaShape: opts.numClasses ? [opts.numClasses, inFeatures] : undefined,
-    });
+    this.rule = createRule(opts.rule ?? 'bp', { weightShape: this.weight.shape, numClasses: opts.numClasses, dfaShape: linearDfaShape(this, opts.numClasses) }, gen);
   }
 
   forward(x: Tensor): Tensor {
-    if (this.rule.name !== 'dfa') return linear(x, this.weight, this.bias, this.rule.feedback(this.weight));
-    const y = linear(x.view(), this.weight, this.bias);
-    return joinInputGradient(y, x, 'linear_dfa', (g) => {
-      if (exactGradients()) return linearBackwardInput(g, this.weight);
-      // The output layer's own DFA signal is e itself: e (N x K) times B (K x in).
-      return matmul(currentOutputError('Linear (dfa)'), this.rule.matrix!);
-    });
+    return forwardWithRule(this.rule, x, this.weight, this.isLearning(), {
+      name: `Linear (${this.rule.name})`,
+      conv: null,
+      exactInputGradient: (g) => linearBackwardInput(g, this.weight),
+    }, (input, feedback) => linear(input, this.weight, this.bias, feedback));
   }
+}
+
+// DFA's B: [classes, C_in, kh, kw] for a conv (the full input channels: B^T e is an ungrouped
+// transposed conv), [classes, in] for a linear layer.
+function convDfaShape(conv: { inChannels: number; weight: Tensor }, numClasses?: number): Shape | undefined {
+  return numClasses ? [numClasses, conv.inChannels, conv.weight.shape[2], conv.weight.shape[3]] : undefined;
+}
+function linearDfaShape(fc: { inFeatures: number }, numClasses?: number): Shape | undefined {
+  return numClasses ? [numClasses, fc.inFeatures] : undefined;
 }
 
 /** Every Conv2d and Linear in the model. */
@@ -154,13 +147,12 @@ export function ruleLayers(model: Module): (Conv2d | Linear)[] {
  * Gives every conv and linear layer of `model` the rule `name` (single-rule baselines from any
  * architecture). Feedback matrices are drawn afresh from `gen`; DFA needs `numClasses`.
  */
-export function setRule(model: Module, name: RuleName | string, gen: Generator = defaultGen(), numClasses?: number): void {
-  const rule = parseRule(name);
+export function setRule(model: Module, name: RuleName, gen: Generator = defaultGen(), numClasses?: number): void {
+  getRule(name);
   for (const layer of ruleLayers(model)) {
-    const dfaShape = layer instanceof Conv2d
-      ? [numClasses ?? 0, layer.inChannels, layer.weight.shape[2], layer.weight.shape[3]]
-      : [numClasses ?? 0, layer.inFeatures];
+    const dfaShape = layer instanceof Conv2d ? convDfaShape(layer, numClasses) : linearDfaShape(layer, numClasses);
+    const rule = createRule(name, { weightShape: layer.weight.shape, numClasses, dfaShape }, gen);
     layer.rule.dispose();
-    (layer as { rule: LearningRule }).rule = new LearningRule(rule, layer.weight.shape, gen, { numClasses, dfaShape: numClasses ? dfaShape : undefined });
+    (layer as { rule: LayerRule }).rule = rule;
   }
 }

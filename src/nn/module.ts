@@ -1,7 +1,8 @@
 // Modules, as in PyTorch but smaller: a module's parameters, buffers and children are found
 // by looking at its own properties, so a layer declares them simply by assigning them.
 
-import { Tensor, keep, type Shape } from '../tensor.js';
+import { Tensor, keep, STATE, type HasState, type Shape } from '../tensor.js';
+import { learning } from '../context.js';
 
 /** A trainable tensor: requires a gradient and lives outside every scope. */
 export function parameter(t: Tensor, name?: string): Tensor {
@@ -18,19 +19,14 @@ export function buffer(t: Tensor, name?: string): Tensor {
   return keep(t);
 }
 
-/** Objects that hold tensors to checkpoint without being modules (a learning rule's B). */
-export const STATE = Symbol('state');
-export interface HasState {
-  [STATE](): [string, Tensor][];
-  /** Releases every tensor it holds, checkpointed or not. */
-  dispose(): void;
-}
+export { STATE, type HasState } from '../tensor.js';
 
 interface BufferTensor extends Tensor {
   isBuffer?: boolean;
 }
 
 export abstract class Module {
+  /** Training mode (train() / eval()). The module learns only while the step context is training too: see isLearning. */
   training = true;
 
   abstract forward(x: Tensor): Tensor;
@@ -82,6 +78,14 @@ export abstract class Module {
 
   eval(): this {
     return this.train(false);
+  }
+
+  /**
+   * Whether this forward may learn and change state (BN running statistics, Hebbian filters,
+   * brSF draws, drop path, auxiliary heads): training mode, and a step context in 'train' mode.
+   */
+  isLearning(): boolean {
+    return learning(this.training);
   }
 
   /** Releases every parameter, buffer and gradient (the model is unusable afterwards). */

@@ -50,14 +50,13 @@
 // and src/ops/conv.ts.
 
 import { Tensor, fmt, type Shape } from '../tensor.js';
-import { exactGradients } from '../context.js';
-import { conv2d, conv2dBackwardInput, convOutputShape } from '../ops/conv.js';
+import { conv2d, convOutputShape } from '../ops/conv.js';
 import { sub, relu } from '../ops/elementwise.js';
 import { fillInPlace } from '../ops/fill.js';
 import { normalizeFilters, convTranspose, pcStep, type ConvParams } from '../ops/predictive.js';
 import { Module, parameter, buffer } from './module.js';
 import { Conv2d, type LayerOptions, type InitName } from './layers.js';
-import { broadcastSpatial, currentOutputError, joinInputGradient } from './rules.js';
+import { forwardWithRule } from '../rules/route.js';
 
 /** Initial inference step: below 1/L for unit-norm 3x3 filters (L ~ 4 to 4.5 at stride 1). */
 export const ETA_INIT = 0.2;
@@ -128,19 +127,16 @@ export class PredictiveCodingConv extends Module {
     if (x.rank !== 4 || x.dtype !== 'f32' || x.shape[1] !== this.inChannels) {
       throw new Error(`PredictiveCodingConv: input ${fmt(x.shape)} (${x.dtype}) must be f32 [N, ${this.inChannels}, H, W] for weight ${fmt(this.weight.shape)}`);
     }
-    const rule = this.conv.rule;
-    // Under exactGradients() (attacks, checks) the forward records plain backprop through the layer.
-    if (rule.name !== 'dfa' || exactGradients()) return this.infer(x, rule.name === 'dfa' ? null : rule.feedback(this.weight), keepErrors);
-    const p = this.params;
-    const result = this.infer(x.view(), null, keepErrors);
-    const [, , oh, ow] = result.out.shape;
-    result.out = joinInputGradient(result.out, x, 'pc_conv_dfa', () => {
-      const e = broadcastSpatial(currentOutputError('PredictiveCodingConv (dfa)'), oh, ow);
-      const dx = conv2dBackwardInput(e, rule.matrix!, x.shape, { ...p, groups: 1 });
-      e.release();
-      return dx;
-    });
-    return result;
+    // A routed rule (DFA) runs the layer on a detached input and routes x's gradient; under
+    // exact gradients at the forward it records plain backprop through the unrolled iterations.
+    let errors: Tensor[] = [];
+    const out = forwardWithRule(this.conv.rule, x, this.weight, this.isLearning(), { name: `PredictiveCodingConv (${this.conv.rule.name})`, conv: this.params },
+      (input, feedback) => {
+        const trace = this.infer(input, feedback, keepErrors);
+        errors = trace.errors;
+        return trace.out;
+      });
+    return { out, errors };
   }
 
   private infer(x: Tensor, feedback: Tensor | null, keepErrors: boolean): PcTrace {

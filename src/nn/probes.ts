@@ -9,7 +9,7 @@ import { backward, noGrad } from '../autograd.js';
 import { addInto, mul } from '../ops/elementwise.js';
 import { fillInPlace } from '../ops/fill.js';
 import { sum } from '../ops/reduce.js';
-import { clearOutputError } from './rules.js';
+import { clearOutputError } from '../context.js';
 import type { Module } from './module.js';
 import type { Batch } from '../data/loader.js';
 

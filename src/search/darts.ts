@@ -17,7 +17,7 @@ import { SGD } from '../optim/sgd.js';
 import { Adam } from '../optim/adam.js';
 import { globalNorm } from '../optim/clip.js';
 import { learningRate } from '../optim/schedule.js';
-import { clearOutputError } from '../nn/rules.js';
+import { clearOutputError } from '../rules/dfa.js';
 import type { Batch } from '../data/loader.js';
 import type { Supernet } from './supernet.js';
 

@@ -2,8 +2,8 @@
 // edge mixes. Presets: the paper's 22 pairs, the same plus Hebbian and predictive-coding
 // convs, DARTS' 8 BP ops, and NAS-Bench-201's 5 ops. A user may pass their own list as JSON.
 
-import { parseOp, OPS_WITH_WEIGHTS, DARTS_OPS, NB201_OPS, type OpName } from '../models/operations.js';
-import { parseRule, type RuleName } from '../nn/rules.js';
+import { checkPair, OP_RULE_USE, DARTS_OPS, NB201_OPS, type OpName } from '../models/operations.js';
+import type { RuleName } from '../rules/rule.js';
 
 export interface Pair {
   op: OpName;
@@ -19,7 +19,7 @@ export interface SearchSpace {
   pairs: Pair[];
 }
 
-export const pairName = (p: Pair) => (OPS_WITH_WEIGHTS.includes(p.op) || p.op === 'skip_connect') && p.rule !== 'bp' ? `${p.op}/${p.rule}` : p.op;
+export const pairName = (p: Pair) => OP_RULE_USE[p.op] !== 'none' && p.rule !== 'bp' ? `${p.op}/${p.rule}` : p.op;
 
 const times = (op: OpName, rules: RuleName[]): Pair[] => rules.map((rule) => ({ op, rule }));
 
@@ -56,14 +56,10 @@ export function parseSpace(raw: unknown, where: string): SearchSpace {
     const { op, rule } = p as Record<string, unknown>;
     let pair: Pair;
     try {
-      pair = { op: parseOp(String(op)), rule: parseRule(typeof rule === 'string' ? rule : 'bp') };
+      pair = checkPair(op, rule);
     } catch (e) {
       throw new Error(`${at}: ${(e as Error).message}`);
     }
-    if (pair.rule !== 'bp' && !OPS_WITH_WEIGHTS.includes(pair.op) && pair.op !== 'skip_connect') {
-      throw new Error(`${at}: '${pair.op}' has no weights, so the learning rule '${pair.rule}' cannot apply to it (use rule 'bp')`);
-    }
-    if (pair.op === 'skip_connect' && pair.rule === 'dfa') throw new Error(`${at}: skip_connect with dfa is not supported (DFA needs a layer with weights at stride 1 too)`);
     if (cell === 'nb201' && !(NB201_OPS as readonly string[]).includes(pair.op)) throw new Error(`${at}: '${pair.op}' is not a NAS-Bench-201 op (${NB201_OPS.join(', ')})`);
     const key = pairName(pair);
     if (seen.has(key)) throw new Error(`${at}: '${key}' appears twice`);

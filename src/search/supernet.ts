@@ -18,7 +18,7 @@ import { concat, slice } from '../ops/concat.js';
 import { softmax } from '../ops/loss.js';
 import { weightedSum } from '../ops/mixed.js';
 import { Generator, normalInPlace } from '../ops/random.js';
-import { tapOutput } from '../nn/rules.js';
+import { tapOutput } from '../rules/dfa.js';
 import { makeOp, ReLUConvBN, FactorizedReduce, startsWithRelu } from '../models/operations.js';
 import { needsGrad } from '../autograd.js';
 import { Nb201ResBlock, NB201_EDGES } from '../models/nb201.js';

@@ -8,7 +8,7 @@ import { backward, noGrad } from '../autograd.js';
 import { addInto, scale } from '../ops/elementwise.js';
 import { countCorrect } from '../ops/loss.js';
 import { clipGradNorm } from '../optim/clip.js';
-import { clearOutputError } from '../nn/rules.js';
+import { clearOutputError } from '../rules/dfa.js';
 
 export interface RunningSums {
   /** [1]: sum over images of the loss. */

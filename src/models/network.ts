@@ -1,6 +1,7 @@
 // NetworkCIFAR (DARTS' final network) built from a genotype: a 3x3 stem to 3C channels,
 // `layers` cells with reductions at 1/3 and 2/3 of the depth (channels double there), an
-// auxiliary head on the output of the cell at 2/3 (training only), global average pooling
+// auxiliary head on the output of the cell at 2/3 (training only; drop path too: neither runs in
+// eval mode or an evaluating step context), global average pooling
 // and a linear classifier. Each edge's op uses the edge's learning rule; the stem,
 // preprocessing, classifier and auxiliary head use BP (SPEC 2, 5).
 
@@ -45,7 +46,7 @@ export class Cell extends Module {
       let sum: Tensor | null = null;
       for (const k of [2 * node, 2 * node + 1]) {
         let h = this.ops[k].forward(states[this.edges[k].input]);
-        if (this.training && this.dropPathProb > 0 && !(this.ops[k] instanceof Identity)) h = dropPath(h, this.dropPathProb, this.gen);
+        if (this.isLearning() && this.dropPathProb > 0 && !(this.ops[k] instanceof Identity)) h = dropPath(h, this.dropPathProb, this.gen);
         sum = sum ? add(sum, h) : h;
       }
       states.push(sum!);
@@ -135,7 +136,7 @@ export class NetworkCIFAR extends Module {
     let aux: Tensor | null = null;
     this.cells.forEach((cell, i) => {
       [s0, s1] = [s1, cell.forward(s0, s1)];
-      if (i === this.auxIndex && this.auxHead && this.training) aux = this.auxHead.forward(s1);
+      if (i === this.auxIndex && this.auxHead && this.isLearning()) aux = this.auxHead.forward(s1);
     });
     const logits = tapOutput(this.classifier.forward(this.pool.forward(s1)));
     return { logits, aux };

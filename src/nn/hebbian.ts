@@ -15,7 +15,8 @@
 // while y's backward needs the filters that made it, a training forward that records for
 // backward convolves with a copy of H (C_out*C_in*kh*kw values); without a gradient it uses
 // H itself (the commands run in order, so the conv reads H before the update writes it).
-// In eval mode there is no update and y = conv(x, H).
+// In eval mode, and in an evaluating step context (src/context.ts), there is no update and
+// y = conv(x, H).
 //
 // Gradients: H is a buffer (checkpointed with the model, requires no gradient, so no
 // optimizer touches it). The gradient with respect to the input flows through the conv with
@@ -96,7 +97,8 @@ export class HebbianConv extends Module {
     if (x.rank !== 4 || x.shape[1] !== this.inChannels) {
       throw new Error(`HebbianConv: input ${fmt(x.shape)} must be [N, ${this.inChannels}, H, W] for filters ${fmt(this.filters.shape)}`);
     }
-    if (!this.training) return conv2d(x, this.filters, this.params);
+    // Evaluation (eval mode, or an 'eval' step context: scoring) changes no filter.
+    if (!this.isLearning()) return conv2d(x, this.filters, this.params);
     // y's backward must see the filters that made y, which the update below changes in place.
     const recording = isGradEnabled() && x.requiresGrad;
     const used = recording ? noGrad(() => copy(this.filters)) : this.filters;

@@ -5,7 +5,8 @@
 //
 // forward(x, alphas) may take a population instead: alphas [G, edges, pairs], x the batch
 // repeated G times, copy g mixed by candidate g (BioNAS-EG scores a generation in one pass;
-// run it under noGrad and withBatchGroups(G) so each copy gets its own BN statistics).
+// run it under scoring(G, ...) from src/context.ts: no gradient, nothing learns or updates a
+// statistic, and each copy gets its own BN batch statistics).
 
 import { Tensor, fmt } from '../tensor.js';
 import { Module } from '../nn/module.js';

@@ -23,7 +23,8 @@ export { ReLU, MaxPool2d, AvgPool2d, GlobalAvgPool, Flatten, reshape } from './n
 export { registerRule, getRule, ruleNames, parseRule } from './rules/registry.js';
 export { tapOutput, clearOutputError } from './rules/dfa.js';
 export type { LearningRule, LayerRule, RuleName, RuleLayerShape, FeedbackContext, ErrorRoute, RouteTarget } from './rules/rule.js';
-export { alignmentReport } from './nn/alignment.js';
+export { alignmentReport, type LayerAlignment } from './analysis/alignment.js';
+export { gradientVariance, type VarianceReport } from './analysis/gradient_variance.js';
 export { HebbianConv } from './nn/hebbian.js';
 export { PredictiveCodingConv } from './nn/predictive.js';
 export { xavierUniform, kaimingNormal } from './nn/init.js';

@@ -14,8 +14,8 @@ import { BatchNorm2d } from '../src/nn/batchnorm.js';
 import { ReLU, GlobalAvgPool, MaxPool2d } from '../src/nn/basic.js';
 import { tapOutput, clearOutputError } from '../src/rules/dfa.js';
 import type { RuleName } from '../src/rules/rule.js';
-import { alignmentReport } from '../src/nn/alignment.js';
-import { gradientVariance } from '../src/nn/probes.js';
+import { alignmentReport } from '../src/analysis/alignment.js';
+import { gradientVariance } from '../src/analysis/gradient_variance.js';
 import { syntheticDataset } from '../src/data/synthetic.js';
 import { BatchLoader } from '../src/data/loader.js';
 import { saveTensors, readState, loadInto } from '../src/nn/state.js';
@@ -94,6 +94,29 @@ describe('learning happens under every rule', () => {
     // would wander independently of B and stay near 90 degrees.
     expect(a1).toBeLessThan(Math.min(a0, 90) - 10);
     expect(a2).toBeLessThan(a1 + 2);
+    model.dispose();
+  });
+});
+
+describe('alignment report', () => {
+  it('gives conv layers a rule-vs-exact gradient angle too (FA: finite, between 0 and 180; BP: none)', async () => {
+    const gen = new Generator(freshSeed('conv gradient angle'));
+    const model = new Sequential(
+      new Conv2d(3, 6, 3, { padding: 1, stride: 2, rule: 'fa', gen }), new ReLU(), new Conv2d(6, 4, 3, { dilation: 2, gen }),
+      new GlobalAvgPool(), new Linear(4, 3, { rule: 'fa', gen }),
+    );
+    const report = await alignmentReport(model);
+    expect(report.map((r) => r.layer)).toEqual(['layers.0', 'layers.2', 'layers.4']);
+    for (const r of [report[0], report[2]]) {
+      expect(r.rule).toBe('fa');
+      expect(Number.isFinite(r.gradientAngle), `${r.layer} gradient angle`).toBe(true);
+      expect(r.gradientAngle).toBeGreaterThan(0);
+      expect(r.gradientAngle).toBeLessThan(180);
+    }
+    expect(report[1].gradientAngle).toBeNaN();
+    // The conv's angle with its real input shape is about the same as with the probe map.
+    const real = await alignmentReport(model, 1, new Map([[model.layers[0], [4, 3, 16, 16]]]));
+    expect(Math.abs(real[0].gradientAngle - report[0].gradientAngle)).toBeLessThan(10);
     model.dispose();
   });
 });

@@ -15,7 +15,7 @@ import { parseFlags, helpText, UsageError, type FlagTable, type FlagValues } fro
 import { writeTextAtomic } from '../nn/state.js';
 import { DATA_FLAGS, loadData, holdOut, defaultRunDir } from './common.js';
 import type { ImageDataset } from '../data/dataset.js';
-import { gradientVariance, type VarianceReport } from '../nn/probes.js';
+import { gradientVariance, type VarianceReport } from '../analysis/gradient_variance.js';
 import { crossEntropy } from '../ops/loss.js';
 
 /** Hyper-parameter presets (SPEC 5); explicit flags override them. */

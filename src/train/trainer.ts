@@ -16,7 +16,7 @@ import { Adam } from '../optim/adam.js';
 import { learningRate, type ScheduleName } from '../optim/schedule.js';
 import { Generator } from '../ops/random.js';
 import type { Module } from '../nn/module.js';
-import { alignmentReport, type LayerAlignment } from '../nn/alignment.js';
+import { alignmentReport, type LayerAlignment } from '../analysis/alignment.js';
 import { BatchLoader } from '../data/loader.js';
 import { saveCheckpoint, loadCheckpoint, restoreOptimizer, type Optimizer } from './checkpoint.js';
 import { loadInto, writeTextAtomic } from '../nn/state.js';

@@ -10,7 +10,7 @@ import { addInto, mul } from '../ops/elementwise.js';
 import { fillInPlace } from '../ops/fill.js';
 import { sum } from '../ops/reduce.js';
 import { clearOutputError } from '../context.js';
-import type { Module } from './module.js';
+import type { Module } from '../nn/module.js';
 import type { Batch } from '../data/loader.js';
 
 export interface VarianceReport {

@@ -1,16 +1,22 @@
 // How far a learning rule is from backprop, per layer: the angle between the feedback matrix
 // B and W (under FA it shrinks as W aligns with B), the norm ratio ||B|| / ||W||, and the
 // angle between the input gradient the rule sends and the exact one, for a probe error.
+// A conv's probe needs an input shape: the layer's real one when the caller knows it, else a
+// small map of the layer's channels (the angle depends on B and W, hardly on the map's size).
 
-import { Tensor, scope } from '../tensor.js';
-import { noGrad } from '../autograd.js';
+import { Tensor, scope, type Shape } from '../tensor.js';
+import { noGrad } from '../context.js';
 import { mul } from '../ops/elementwise.js';
 import { sum } from '../ops/reduce.js';
 import { randomNormal, Generator } from '../ops/random.js';
 import { conv2dBackwardInput } from '../ops/conv.js';
 import { linearBackwardInput } from '../ops/matmul.js';
-import { Conv2d, Linear, ruleLayers } from './layers.js';
-import type { Module } from './module.js';
+import { Conv2d, Linear, ruleLayers } from '../nn/layers.js';
+import { sameShape, type Module } from '../nn/module.js';
+
+/** The probe's batch and the side of its conv output maps when no input shape is given. */
+const PROBE_BATCH = 4;
+const PROBE_MAP = 8;
 
 export interface LayerAlignment {
   layer: string;
@@ -35,10 +41,19 @@ async function dots(a: Tensor, b: Tensor): Promise<[number, number, number]> {
   return [values[0][0], values[1][0], values[2][0]];
 }
 
+/** An input of the conv's channels whose output map is PROBE_MAP x PROBE_MAP. */
+function probeInputShape(conv: Conv2d): Shape {
+  const side = (d: 0 | 1) => {
+    const k = conv.weight.shape[2 + d];
+    return Math.max(1, (PROBE_MAP - 1) * conv.stride[d] + conv.dilation[d] * (k - 1) + 1 - 2 * conv.padding[d]);
+  };
+  return [PROBE_BATCH, conv.inChannels, side(0), side(1)];
+}
+
 /**
- * Alignment of every layer whose rule has a feedback matrix of W's shape. `inputShapes`
- * gives each conv layer's input shape for the gradient probe (layers missing are skipped
- * for that metric).
+ * Alignment of every conv and linear layer (angles are NaN where the rule has no matrix of
+ * W's shape: BP, DFA). `inputShapes` may give conv layers' real input shapes for the gradient
+ * probe; others get a probe map (probeInputShape).
  */
 export async function alignmentReport(model: Module, probeSeed = 1, inputShapes?: Map<Module, readonly number[]>): Promise<LayerAlignment[]> {
   const names = new Map<Module, string>();
@@ -51,7 +66,8 @@ export async function alignmentReport(model: Module, probeSeed = 1, inputShapes?
   const out: LayerAlignment[] = [];
   for (const layer of ruleLayers(model)) {
     const rule = layer.rule;
-    const B = rule.name === 'bp' || rule.name === 'dfa' ? null : rule.matrix;
+    // A matrix of W's shape that the input gradient reads (not DFA's [classes, ...]).
+    const B = !rule.route && rule.matrix && sameShape(rule.matrix.shape, layer.weight.shape) ? rule.matrix : null;
     let weightAngle = NaN, normRatio = NaN, gradientAngle = NaN;
     if (B) {
       const [wb, ww, bb] = await dots(layer.weight, B);
@@ -59,23 +75,20 @@ export async function alignmentReport(model: Module, probeSeed = 1, inputShapes?
       normRatio = Math.sqrt(bb / ww);
       const probe = scope(() => noGrad(() => {
         if (layer instanceof Linear) {
-          const g = randomNormal([4, layer.outFeatures], gen);
+          const g = randomNormal([PROBE_BATCH, layer.outFeatures], gen);
           return [linearBackwardInput(g, B), linearBackwardInput(g, layer.weight)];
         }
-        const shape = inputShapes?.get(layer);
-        if (!shape) return null;
         const conv = layer as Conv2d;
+        const shape = inputShapes?.get(layer) ?? probeInputShape(conv);
         const outShape = conv.outputShape(shape);
         const g = randomNormal(outShape, gen);
         return [conv2dBackwardInput(g, B, shape, conv.params), conv2dBackwardInput(g, conv.weight, shape, conv.params)];
       }));
-      if (probe) {
-        const [viaRule, exact] = probe;
-        const [d, r2, e2] = await dots(viaRule, exact);
-        gradientAngle = degrees(d, r2, e2);
-        viaRule.release();
-        exact.release();
-      }
+      const [viaRule, exact] = probe;
+      const [d, r2, e2] = await dots(viaRule, exact);
+      gradientAngle = degrees(d, r2, e2);
+      viaRule.release();
+      exact.release();
     }
     out.push({ layer: names.get(layer) ?? '?', rule: rule.name, weightAngle, normRatio, gradientAngle });
   }

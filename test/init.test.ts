@@ -2,6 +2,9 @@ import { describe, it, expect } from 'vitest';
 import { useGpu, freshSeed } from './util.js';
 import { Tensor } from '../src/tensor.js';
 import { Generator } from '../src/ops/random.js';
+import { makeOp, type SepConv, type FactorizedReduce } from '../src/models/operations.js';
+import type { Sequential } from '../src/nn/module.js';
+import type { PredictiveCodingConv } from '../src/nn/predictive.js';
 import { fans, calculateGain, xavierUniform, xavierNormal, kaimingNormal, kaimingUniform, zerosInit } from '../src/nn/init.js';
 
 useGpu();
@@ -84,5 +87,34 @@ describe('initialisers', () => {
     const gen = new Generator(1);
     expect(() => xavierUniform(Tensor.empty([9]), gen)).toThrow(/xavierUniform: a weight needs at least 2 dimensions, got \[9\]/);
     expect(() => kaimingNormal(Tensor.empty([4, 4]), gen, { mode: 'fan_avg' as any })).toThrow(/kaimingNormal: mode/);
+  });
+});
+
+describe('initialisation of search and genotype ops', () => {
+  it('bio convs (a rule other than BP, the PC conv, a rule-carrying FactorizedReduce) start xavier-uniform; BP ops keep the default', async () => {
+    const C = 16;
+    const gen = new Generator(freshSeed('op init'));
+    const maxAbs = async (t: Tensor) => Array.from(await t.data()).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const xavier = (shape: readonly number[]) => Math.sqrt(6 / (shape[1] * 9 + shape[0] * 9));
+    const ctx = (rule: string, stride = 1) => ({ C, stride, affine: false, layer: { rule, gen } });
+    // Depthwise 3x3 [16, 1, 3, 3]: xavier bound sqrt(6 / 153) = 0.198, default 1 / 3.
+    for (const rule of ['fa', 'usf', 'brsf', 'frsf']) {
+      const op = makeOp('sep_conv_3x3', ctx(rule)) as SepConv;
+      expect(await maxAbs(op.first.depthwise.weight), rule).toBeLessThanOrEqual(xavier(op.first.depthwise.weight.shape));
+      op.dispose();
+    }
+    const bp = makeOp('sep_conv_3x3', ctx('bp')) as SepConv;
+    expect(await maxAbs(bp.first.depthwise.weight)).toBeGreaterThan(xavier(bp.first.depthwise.weight.shape));
+    bp.dispose();
+    const pc = makeOp('pc_conv_3x3', ctx('bp')) as Sequential;
+    const pcWeight = (pc.layers[0] as PredictiveCodingConv).weight;
+    expect(await maxAbs(pcWeight)).toBeLessThanOrEqual(xavier(pcWeight.shape));
+    pc.dispose();
+    // FactorizedReduce's 1x1 convs [8, 16, 1, 1]: xavier sqrt(6 / 24) = 0.5 is the default 0.25 doubled.
+    const reduce = makeOp('skip_connect', ctx('usf', 2)) as FactorizedReduce;
+    const w = reduce.conv1.weight;
+    expect(await maxAbs(w)).toBeGreaterThan(1 / Math.sqrt(C));
+    expect(await maxAbs(w)).toBeLessThanOrEqual(Math.sqrt(6 / (C + C / 2)));
+    reduce.dispose();
   });
 });

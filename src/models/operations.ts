@@ -1,6 +1,8 @@
 // The candidate operations of a DARTS / NAS-Bench-201 cell, as a table from name to
 // constructor, as in DARTS' operations.py. Every conv inside an op uses the edge's learning
 // rule; `affine` is false in search (BN without parameters), true in the final network.
+// Convs with a rule other than BP, and the predictive-coding conv, start from xavier-uniform
+// weights (the paper, Biotorch); BP ops keep PyTorch's default, as DARTS.
 //
 // Memory: a supernet edge runs every op, so each op frees its intermediates as soon as no
 // recorded backward will read them: a conv's input when its weight gets no gradient (alpha
@@ -259,9 +261,19 @@ class Pool extends Module {
   }
 }
 
+/**
+ * The layer options of an op's convs. Bio convs (a rule other than BP, and the predictive-coding
+ * conv) start from xavier-uniform weights, as the paper and Biotorch do; BP ops keep PyTorch's
+ * default init (DARTS). An explicit `init` wins.
+ */
+function opLayer(layer: LayerOptions, bio: boolean): LayerOptions {
+  return bio || parseRule(layer.rule ?? 'bp') !== 'bp' ? { ...layer, init: layer.init ?? 'xavier' } : layer;
+}
+
 /** Builds the op `name` for an edge. */
 export function makeOp(name: OpName, ctx: OpContext): Module {
-  const { C, stride, affine, layer } = ctx;
+  const { C, stride, affine } = ctx;
+  const layer = opLayer(ctx.layer, name === 'pc_conv_3x3');
   switch (name) {
     case 'none':
       return new Zero(stride);

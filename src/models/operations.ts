@@ -17,7 +17,7 @@ import { BatchNorm2d } from '../nn/batchnorm.js';
 import { ReLU, MaxPool2d, AvgPool2d } from '../nn/basic.js';
 import { zeros } from '../ops/fill.js';
 import { relu } from '../ops/elementwise.js';
-import { needsGrad } from '../autograd.js';
+import { needsGrad } from '../tape.js';
 import { concat, slice } from '../ops/concat.js';
 import { HebbianConv } from '../nn/hebbian.js';
 import { PredictiveCodingConv } from '../nn/predictive.js';

@@ -21,7 +21,7 @@ import { weightedSum } from '../ops/mixed.js';
 import { Generator, normalInPlace } from '../ops/random.js';
 import { tapOutput } from '../rules/dfa.js';
 import { makeOp, ReLUConvBN, FactorizedReduce, startsWithRelu } from '../models/operations.js';
-import { needsGrad } from '../autograd.js';
+import { needsGrad } from '../tape.js';
 import { Nb201ResBlock, NB201_EDGES } from '../models/nb201.js';
 import type { SearchSpace } from './space.js';
 

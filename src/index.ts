@@ -24,7 +24,7 @@ export { alignmentReport } from './nn/alignment.js';
 export { HebbianConv } from './nn/hebbian.js';
 export { PredictiveCodingConv } from './nn/predictive.js';
 export { xavierUniform, kaimingNormal } from './nn/init.js';
-export { encodeState, decodeState } from './nn/state.js';
+export { encodeState, decodeState } from './run/state.js';
 export { SGD } from './optim/sgd.js';
 export { Adam } from './optim/adam.js';
 export { clipGradNorm } from './optim/clip.js';
@@ -35,7 +35,7 @@ export { parseGenotype, GENOTYPE_PRESETS, type Genotype } from './models/genotyp
 export { SPACE_PRESETS, parseSpace } from './search/space.js';
 export { DartsSupernet, Nb201Supernet, buildSupernet } from './search/supernet.js';
 export { deriveGenotype } from './search/derive.js';
-export { CMAES } from './search/cmaes.js';
+export { CMAES } from './search/optimizers/cmaes.js';
 export { runDartsSearch, type SearchEpoch, type SearchResult } from './search/run.js';
 export { DARTS_SEARCH, BIONAS_SEARCH, type DartsConfig } from './search/darts.js';
 export { runEgSearch, EG_SEARCH, type EgConfig } from './search/eg.js';

@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeState } from '../src/nn/state.js';
+import { decodeState } from '../src/run/state.js';
 import { readFileSync } from 'node:fs';
 
 // These run the built CLI (npm test builds dist/ first).

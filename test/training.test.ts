@@ -17,7 +17,7 @@ import { alignmentReport } from '../src/nn/alignment.js';
 import { gradientVariance } from '../src/nn/probes.js';
 import { syntheticDataset } from '../src/data/synthetic.js';
 import { BatchLoader } from '../src/data/loader.js';
-import { saveTensors, readState, loadInto } from '../src/nn/state.js';
+import { saveTensors, readState, loadInto } from '../src/run/state.js';
 import { train, DEFAULT_TRAIN, type TrainConfig } from '../src/train/trainer.js';
 
 const rt = useGpu();

@@ -12,9 +12,9 @@ import { describeDerived, type DerivedResult } from '../search/outputs.js';
 import { runEgSearch, EG_SEARCH, type EgConfig } from '../search/eg.js';
 import { measureSearchMemory, extrapolateMemory, memoryPerImage } from '../search/memory.js';
 import { parseFlags, helpText, type FlagTable, type FlagValues } from './flags.js';
-import { writeTextAtomic } from '../nn/state.js';
+import { writeTextAtomic } from '../run/state.js';
 import { DATA_FLAGS, loadData, defaultRunDir } from './common.js';
-import { fmtTime } from '../train/progress.js';
+import { fmtTime } from '../run/progress.js';
 
 /** Supernet and schedule presets (SPEC 4); explicit flags override them. */
 export const SEARCH_PRESETS: Record<string, typeof DARTS_SEARCH> = {

@@ -12,7 +12,7 @@ import { parseRule, RULE_NAMES } from '../nn/rules.js';
 import { ruleLayers } from '../nn/layers.js';
 import { train, evaluate, DEFAULT_TRAIN, type TrainConfig, type TrainableModel } from '../train/trainer.js';
 import { parseFlags, helpText, UsageError, type FlagTable, type FlagValues } from './flags.js';
-import { writeTextAtomic } from '../nn/state.js';
+import { writeTextAtomic } from '../run/state.js';
 import { DATA_FLAGS, loadData, holdOut, defaultRunDir } from './common.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { gradientVariance, type VarianceReport } from '../nn/probes.js';

@@ -8,7 +8,7 @@ import { cellSvg } from '../viz/cell.js';
 import { alphaHeatmapSvg } from '../viz/heatmap.js';
 import { nb201String, NB201_EDGES } from '../models/nb201.js';
 import type { Genotype } from '../models/genotype.js';
-import { writeTextAtomic } from '../nn/state.js';
+import { writeTextAtomic } from '../run/state.js';
 
 export interface AlphaSnapshot {
   epoch: number;

@@ -4,7 +4,7 @@
 
 import { Tensor } from '../tensor.js';
 import type { Module } from '../nn/module.js';
-import { saveTensors, readState, type SavedState } from '../nn/state.js';
+import { saveTensors, readState, type SavedState } from '../run/state.js';
 import type { SGD } from '../optim/sgd.js';
 import type { Adam } from '../optim/adam.js';
 

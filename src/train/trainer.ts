@@ -19,9 +19,9 @@ import type { Module } from '../nn/module.js';
 import { alignmentReport, type LayerAlignment } from '../nn/alignment.js';
 import { BatchLoader } from '../data/loader.js';
 import { saveCheckpoint, loadCheckpoint, restoreOptimizer, type Optimizer } from './checkpoint.js';
-import { loadInto, writeTextAtomic } from '../nn/state.js';
-import { Progress, fmtTime } from './progress.js';
-import { StopRequest } from './stop.js';
+import { loadInto, writeTextAtomic } from '../run/state.js';
+import { Progress, fmtTime } from '../run/progress.js';
+import { StopRequest } from '../run/stop.js';
 import { weightUpdate } from './step.js';
 import { lineChart } from '../viz/chart.js';
 

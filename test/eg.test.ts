@@ -6,7 +6,8 @@ import { useGpu, freshSeed } from './util.js';
 import { Generator } from '../src/ops/random.js';
 import { SPACE_PRESETS, parseSpace } from '../src/search/space.js';
 import { DartsSupernet, Nb201Supernet } from '../src/search/supernet.js';
-import { runEgSearch, scoreCandidates, candidatesPerPass, EG_SEARCH, type EgConfig } from '../src/search/eg.js';
+import { runEgSearch, EG_SEARCH, type EgConfig } from '../src/search/strategies/index.js';
+import { scoreCandidates, candidatesPerPass } from '../src/search/strategies/eg_score.js';
 import { syntheticDataset } from '../src/data/synthetic.js';
 import { BatchLoader } from '../src/data/loader.js';
 import { split } from '../src/data/dataset.js';
@@ -60,11 +61,12 @@ describe('BioNAS-EG', () => {
     model.dispose();
   });
 
-  it('a tiny search writes its outputs, and killed mid-epoch resumes to the same alphas', async () => {
+  it('a tiny search writes its outputs, moves the alphas by eta per edge, and killed mid-evolution or mid-training resumes to the same alphas', async () => {
     const seed = freshSeed('eg resume');
     const data = syntheticDataset({ count: 64, classes: 3, size: 8, seed });
     const [a, b] = split(data, 32, seed);
-    const config: EgConfig = { ...EG_SEARCH, epochs: 2, warmupEpochs: 1, batchSize: 8, population: 5, initialSamples: 2, generations: 2, logEvery: 2, seed };
+    // 3 epochs, the first a warm-up (counted inside, as EG-NAS' 15 of 50); 2 searches x 2 generations per search epoch.
+    const config: EgConfig = { ...EG_SEARCH, epochs: 3, warmupEpochs: 1, batchSize: 8, population: 5, initialSamples: 2, generations: 2, logEvery: 2, seed };
     const loaders = () => ({
       train: new BatchLoader(a, { batchSize: 8, shuffle: true, seed, dropLast: true }),
       valid: new BatchLoader(b, { batchSize: 8, shuffle: true, seed: seed + 1, dropLast: true }),
@@ -77,24 +79,51 @@ describe('BioNAS-EG', () => {
     const quiet = () => {};
     const dirFull = mkdtempSync(join(tmpdir(), 'bionas-eg-'));
     const full = build();
+    const initial = await Promise.all(full.model.alphas.map((t) => t.data()));
     const r = await runEgSearch(full.model, loaders(), config, { runDir: dirFull, gen: full.gen, log: quiet });
     expect(r.stopped).toBe(false);
     expect(r.generations.length).toBe(2 * 2 * 2);
-    for (const f of ['genotype.json', 'normal.svg', 'reduce.svg', 'alphas_normal.svg', 'evolution.svg', 'checkpoint.bin']) expect(existsSync(join(dirFull, f)), f).toBe(true);
+    expect(r.history.map((h) => h.phase)).toEqual(['warmup', 'search', 'search']);
+    for (const f of ['genotype.json', 'normal.svg', 'reduce.svg', 'alphas_normal.svg', 'evolution.svg', 'evolution.jsonl', 'metrics.jsonl', 'checkpoint.bin']) expect(existsSync(join(dirFull, f)), f).toBe(true);
     expect(() => parseGenotype(JSON.parse(readFileSync(join(dirFull, 'genotype.json'), 'utf8')).genotype)).not.toThrow();
     const want = await Promise.all(full.model.alphas.map((t) => t.data()));
+    // Each search epoch moves every edge's alphas by eta times a softmax row (entries in (0, eta), summing to eta):
+    // two epochs, eta 0.1, no momentum. The best candidate moves the alphas; it does not replace them.
+    want.forEach((after, m) => {
+      const P = 5;
+      for (let e = 0; e < after.length / P; e++) {
+        let sum = 0;
+        for (let j = 0; j < P; j++) {
+          const delta = after[e * P + j] - initial[m][e * P + j];
+          expect(delta).toBeGreaterThan(0);
+          expect(delta).toBeLessThan(2 * config.stepSize);
+          sum += delta;
+        }
+        expect(sum).toBeCloseTo(2 * config.stepSize, 5);
+      }
+    });
 
+    // 4 steps per weight epoch, 4 generations per evolution: stop after 7 steps (inside epoch 2's
+    // evolution, between two generations of one CMA-ES search), then after 3 more (inside its training).
     const dir = mkdtempSync(join(tmpdir(), 'bionas-eg-resume-'));
     const first = build();
-    // 4 steps per epoch: stop in the middle of the second (search) epoch's weight training.
-    const stopped = await runEgSearch(first.model, loaders(), config, { runDir: dir, gen: first.gen, log: quiet, stopAfterSteps: 6 });
+    const stopped = await runEgSearch(first.model, loaders(), config, { runDir: dir, gen: first.gen, log: quiet, stopAfterSteps: 7 });
     expect(stopped.stopped).toBe(true);
     first.model.dispose();
-    const again = build();
-    const resumed = await runEgSearch(again.model, loaders(), config, { runDir: dir, gen: again.gen, log: quiet, resume: true });
+    const second = build();
+    const again = await runEgSearch(second.model, loaders(), config, { runDir: dir, gen: second.gen, log: quiet, resume: true, stopAfterSteps: 3 });
+    expect(again.stopped).toBe(true);
+    second.model.dispose();
+    const third = build();
+    const resumed = await runEgSearch(third.model, loaders(), config, { runDir: dir, gen: third.gen, log: quiet, resume: true });
     expect(resumed.stopped).toBe(false);
-    expect(await Promise.all(again.model.alphas.map((t) => t.data()))).toEqual(want);
+    expect(await Promise.all(third.model.alphas.map((t) => t.data()))).toEqual(want);
+    expect(resumed.generations).toEqual(r.generations);
+    // The history files hold each generation and epoch once.
+    const lines = (d: string, f: string) => readFileSync(join(d, f), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines(dir, 'evolution.jsonl').map((g) => [g.epoch, g.search, g.generation])).toEqual(lines(dirFull, 'evolution.jsonl').map((g) => [g.epoch, g.search, g.generation]));
+    expect(lines(dir, 'metrics.jsonl').map((m) => m.epoch)).toEqual([1, 2, 3]);
     full.model.dispose();
-    again.model.dispose();
+    third.model.dispose();
   }, 300_000);
 });

@@ -16,7 +16,7 @@ import { SPACE_PRESETS, parseSpace, type SearchSpace } from '../src/search/space
 import { DartsSupernet, type Supernet } from '../src/search/supernet.js';
 import { unrolledAlphaGradients, alphaGradients, DARTS_SEARCH, type DartsConfig } from '../src/search/darts.js';
 import { deriveCell, deriveGenotype } from '../src/search/derive.js';
-import { runDartsSearch } from '../src/search/run.js';
+import { runDartsSearch } from '../src/search/strategies/index.js';
 import { measureSearchMemory, extrapolateMemory } from '../src/search/memory.js';
 import { gpu } from '../src/gpu/runtime.js';
 import { GENOTYPE_PRESETS, parseGenotype } from '../src/models/genotype.js';

@@ -12,8 +12,73 @@ import { syntheticDataset } from '../src/data/synthetic.js';
 import { BatchLoader } from '../src/data/loader.js';
 import { split } from '../src/data/dataset.js';
 import { parseGenotype } from '../src/models/genotype.js';
+import { normaliseRows, scoreWeights, similarity, compoundFitness, moveDirection, moveAlphas, egSigma, rowSoftmax } from '../src/search/strategies/eg_fitness.js';
 
 useGpu();
+
+describe("BioNAS-EG's arithmetic, as EG-NAS computes it", () => {
+  // Two edges of three pairs (think: a normal and a reduction cell of one edge each).
+  const cols = 3;
+
+  it('normalises each edge row to unit L2 length (a zero row stays zero)', () => {
+    const close = (got: ArrayLike<number>, want: number[]) => want.forEach((w, i) => expect(got[i]).toBeCloseTo(w, 15));
+    close(normaliseRows([3, 4, 0, 0, 0, 0], cols), [0.6, 0.8, 0, 0, 0, 0]);
+    const r = 1 / Math.sqrt(3);
+    close(normaliseRows([0, -2, 0, 1, 1, 1], cols), [0, -1, 0, r, r, r]);
+  });
+
+  it('scores a candidate with the softmax of its normalised rows', () => {
+    const w = scoreWeights([3, 4, 0, 10, 0, 0], cols);
+    const e = [Math.exp(0.6), Math.exp(0.8), 1];
+    const s = e[0] + e[1] + e[2];
+    expect(w[0]).toBeCloseTo(e[0] / s, 14);
+    expect(w[1]).toBeCloseTo(e[1] / s, 14);
+    // Scale does not matter: [10, 0, 0] scores as [1, 0, 0].
+    expect(Array.from(w.subarray(3))).toEqual(Array.from(rowSoftmax([1, 0, 0], cols)));
+  });
+
+  it('sim is the mean over edges of (cos + 1) / 2 between normalised candidate rows and softmax(alpha) rows', () => {
+    const current = [1, 0, 0, 0, 1, 0];
+    // Edge 1 points the same way (cos 1 -> 1), edge 2 is orthogonal (cos 0 -> 0.5): sim 0.75.
+    expect(similarity([5, 0, 0, 0, 0, 2], current, cols)).toBeCloseTo(0.75, 15);
+    // Opposite (cos -1 -> 0) and the same (1): 0.5.
+    expect(similarity([-1, 0, 0, 0, 3, 0], current, cols)).toBeCloseTo(0.5, 15);
+    expect(similarity([1, 0, 0, 0, 1, 0], current, cols)).toBe(1);
+    // cos of [1, 1, 0] with [1, 0, 0] is 1/sqrt(2).
+    expect(similarity([1, 1, 0, 1, 1, 0], [1, 0, 0, 1, 0, 0], cols)).toBeCloseTo((1 / Math.SQRT2 + 1) / 2, 15);
+  });
+
+  it('fitness = CE + 0.4 sim when at least as accurate as the current architecture, else CE - 0.4 sim', () => {
+    expect(compoundFitness(1.5, 0.5, 0.5, 0.75)).toBeCloseTo(1.8, 15); // equal accuracy counts as at least as accurate
+    expect(compoundFitness(1.5, 0.75, 0.5, 0.75)).toBeCloseTo(1.8, 15);
+    expect(compoundFitness(1.5, 0.25, 0.5, 0.75)).toBeCloseTo(1.2, 15);
+    expect(compoundFitness(1.5, 0.25, 0.5, 0.75, 0)).toBe(1.5);
+    // Lower is better: of two equally good candidates, the one less like the current architecture wins.
+    expect(compoundFitness(1, 0.6, 0.5, 0.2)).toBeLessThan(compoundFitness(1, 0.6, 0.5, 0.9));
+    // Of two poor ones, the one more like it wins.
+    expect(compoundFitness(1, 0.4, 0.5, 0.9)).toBeLessThan(compoundFitness(1, 0.4, 0.5, 0.2));
+  });
+
+  it('the best candidate moves the alphas by eta times its op weights, with momentum on the direction', () => {
+    const best = [3, 4, 0, 0, 0, 7];
+    const d = moveDirection(best, cols, null, 0);
+    expect(Array.from(d)).toEqual(Array.from(scoreWeights(best, cols)));
+    const alphas = [0.1, -0.2, 0.3, 0, 0, 0];
+    const moved = moveAlphas(alphas, d, 0.1);
+    moved.forEach((v, i) => expect(v).toBeCloseTo(alphas[i] + 0.1 * d[i], 15));
+    // d_t = m d_{t-1} + d
+    const previous = [1, 2, 3, 4, 5, 6];
+    const dm = moveDirection(best, cols, previous, 0.5);
+    dm.forEach((v, i) => expect(v).toBeCloseTo(d[i] + 0.5 * previous[i], 15));
+  });
+
+  it('sigma = max(1 / (epoch + 1), 0.02) of the global epoch', () => {
+    expect(egSigma(0)).toBe(1);
+    expect(egSigma(15)).toBe(1 / 16); // EG-NAS' first search epoch after 15 warm-up epochs
+    expect(egSigma(49)).toBe(0.02);
+    expect(egSigma(200)).toBe(0.02);
+  });
+});
 
 describe('BioNAS-EG', () => {
   it('scoring a candidate gives the loss of the network with those alphas', async () => {

@@ -101,7 +101,8 @@ function makeFolder(fs: typeof import('node:fs'), path: typeof import('node:path
       stat = fs.statSync(at);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT') throw new RunFolderError(`cannot create the run folder ${shown}: ${at}: ${code}`);
+      // ENOTDIR: a part above is a file; the walk up finds it and says so.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new RunFolderError(`cannot create the run folder ${shown}: ${at}: ${code}`);
     }
     if (stat) {
       if (!stat.isDirectory()) throw new RunFolderError(`cannot create the run folder ${shown}: ${at} is a file, not a folder`);

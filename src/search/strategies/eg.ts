@@ -35,7 +35,7 @@ import { readAlphas } from '../outputs.js';
 import { runSearch, type SearchOptions, type SearchResult, type SearchRecord } from '../run.js';
 import { registerStrategy } from './registry.js';
 import { scoreCandidates, candidatesPerPass } from './eg_score.js';
-import { compoundFitness, similarity, rowSoftmax, normaliseRows, moveDirection, moveAlphas, spread, EG_DIVERSITY_WEIGHT } from './eg_fitness.js';
+import { compoundFitness, similarity, rowSoftmax, normaliseRows, moveDirection, moveAlphas, spread, egSigma, EG_DIVERSITY_WEIGHT, EG_MIN_SIGMA } from './eg_fitness.js';
 import type { SearchConfig, SearchData, SearchMethod, SearchStrategy, StrategyContext, StrategyPreset } from './strategy.js';
 
 export interface EgConfig extends SearchConfig {
@@ -75,7 +75,7 @@ export interface EgConfig extends SearchConfig {
 export const EG_SEARCH: StrategyPreset<EgConfig> = {
   epochs: 50, warmupEpochs: 15, batchSize: 256, lr: 0.1, minLr: 0, momentum: 0.9, weightDecay: 3e-4, gradClip: 5,
   population: 50, initialSamples: 3, meanStep: 0.1, generations: 1, stepSize: 0.1, popMomentum: 0,
-  diversityWeight: EG_DIVERSITY_WEIGHT, minSigma: 0.02, logEvery: 20, candidatesPerPass: 0, scoreMemoryMiB: 4096,
+  diversityWeight: EG_DIVERSITY_WEIGHT, minSigma: EG_MIN_SIGMA, logEvery: 20, candidatesPerPass: 0, scoreMemoryMiB: 4096,
   C: 16, layers: 8, steps: 4,
 };
 
@@ -228,7 +228,7 @@ class EgMethod implements SearchMethod {
     this.current = flatten(await readAlphas(this.model));
     this.currentWeights = rowSoftmax(this.current, this.pairs);
     if (at.step === 0 || !this.evo) {
-      const sigma = Math.max(1 / (at.epoch + 1), this.c.minSigma);
+      const sigma = egSigma(at.epoch, this.c.minSigma);
       this.evo = { sigma, es: null, best: null, held: { key: at.epoch, next: 0, refills: 0 }, candidates: 0, seconds: 0, passSize: 1 };
     }
     this.es = this.evo.es ? CMAES.fromState(this.evo.es) : null;

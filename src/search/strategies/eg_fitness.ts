@@ -14,6 +14,14 @@
 /** EG-NAS' weight of the similarity term. */
 export const EG_DIVERSITY_WEIGHT = 0.4;
 
+/** EG-NAS' floor of the CMA-ES step size. */
+export const EG_MIN_SIGMA = 0.02;
+
+/** CMA-ES step size of (global, 0-based, warm-up included) epoch `epoch`: max(1 / (epoch + 1), 0.02). */
+export function egSigma(epoch: number, minSigma = EG_MIN_SIGMA): number {
+  return Math.max(1 / (epoch + 1), minSigma);
+}
+
 /** Each row of `cols` values scaled to unit L2 norm (a zero row stays zero). */
 export function normaliseRows(x: ArrayLike<number>, cols: number): Float64Array {
   const out = new Float64Array(x.length);

@@ -71,16 +71,20 @@ function checkConfig(path: string, stored: Record<string, unknown>, current: Rec
 
 export async function runJob(job: Job, o: RunOptions = {}): Promise<RunOutcome> {
   const log = o.log ?? ((line: string) => console.log(line));
-  const folder = o.folder ?? (o.runDir ? await openRunFolder(o.runDir, log) : null);
-  const ownsFolder = !o.folder && !!folder;
+  let folder: RunFolder | null = o.folder ?? null;
+  let ownsFolder = false;
   const started = performance.now();
   let elapsed = 0;
   let pos: Position = { epoch: 0, phase: 0, step: 0 };
   const streams: Record<string, StreamEntry[]> = Object.fromEntries(job.streams.map((s) => [s, []]));
-  const hint = o.resumeHint ?? (folder ? `resume: true (${folder.dir})` : 'a run folder (nothing was saved)');
+  const hint = o.resumeHint ?? (o.folder || o.runDir ? `resume: true (${o.folder?.dir ?? o.runDir})` : 'a run folder (nothing was saved)');
   const seconds = () => elapsed + (performance.now() - started) / 1000;
   let stop: StopRequest | null = null;
   try {
+    if (!folder && o.runDir) {
+      folder = await openRunFolder(o.runDir, log);
+      ownsFolder = true;
+    }
     const ckpt = folder ? folder.file(CHECKPOINT_FILE) : null;
     if (o.resume) {
       if (!folder || !ckpt) throw new Error('resume: needs a run folder');
@@ -206,6 +210,6 @@ export async function runJob(job: Job, o: RunOptions = {}): Promise<RunOutcome> 
   } finally {
     stop?.dispose();
     job.close();
-    if (ownsFolder) folder!.release();
+    if (ownsFolder) folder?.release();
   }
 }

@@ -22,6 +22,7 @@ import { optimizerTensors, restoreOptimizer, type Optimizer } from '../run/check
 import { loadInto, type SavedState } from '../run/state.js';
 import { fmtTime } from '../run/progress.js';
 import { runJob, type RunOptions } from '../run/loop.js';
+import { RunningSums, type CarriedSums } from '../run/sums.js';
 import type { Job, JobState, Phase, Position, RunContext } from '../run/job.js';
 import { weightUpdate } from './step.js';
 import { lineChart } from '../viz/chart.js';
@@ -124,12 +125,6 @@ export async function evaluate(model: TrainableModel, loader: BatchLoader): Prom
   return { loss: l[0] / Math.max(1, count), acc: c[0] / Math.max(1, count), count };
 }
 
-interface PartialSums {
-  lossSum: number;
-  correct: number;
-  seen: number;
-}
-
 /** Training as a run-loop job: one phase per epoch, a step per batch. */
 export class TrainJob implements Job {
   readonly kind = 'train';
@@ -138,13 +133,7 @@ export class TrainJob implements Job {
   private readonly params: Tensor[];
   private readonly opt: Optimizer;
   private readonly steps: number;
-  private readonly lossSum = keep(Tensor.empty([1]));
-  private readonly correct = keep(Tensor.empty([1]));
-  // Running sums of a partly done epoch, so a resumed epoch reports what an uninterrupted one would.
-  private partial: PartialSums = { lossSum: 0, correct: 0, seen: 0 };
-  private seen = 0;
-  private seenAtStart = 0;
-  private started = 0;
+  private readonly sums = new RunningSums(['loss', 'correct']);
   private lr = 0;
   private batches: Generator<Batch> | null = null;
 
@@ -174,11 +163,7 @@ export class TrainJob implements Job {
     const c = this.c;
     this.model.train();
     if (this.model.dropPathProb !== undefined) this.model.dropPathProb = (c.dropPath * at.epoch) / c.epochs;
-    fillInPlace(this.lossSum, this.partial.lossSum);
-    fillInPlace(this.correct, this.partial.correct);
-    this.seen = this.seenAtStart = this.partial.seen;
-    this.partial = { lossSum: 0, correct: 0, seen: 0 };
-    this.started = performance.now();
+    this.sums.begin();
     this.batches = this.data.train.epoch(at.epoch, at.step);
   }
 
@@ -192,18 +177,18 @@ export class TrainJob implements Job {
       const { logits, aux } = model.forwardTrain ? model.forwardTrain(batch.x) : { logits: model.forward(batch.x), aux: null };
       let loss = crossEntropy(logits, batch.y, { labelSmoothing: c.labelSmoothing });
       if (aux && c.auxWeight > 0) loss = add(loss, scale(crossEntropy(aux, batch.y, { labelSmoothing: c.labelSmoothing }), c.auxWeight));
-      weightUpdate(loss, logits, batch.y, this.params, this.opt, lr, c.gradClip, { loss: this.lossSum, correct: this.correct });
+      weightUpdate(loss, logits, batch.y, this.params, this.opt, lr, c.gradClip, this.sums.t);
     });
     const n = batch.x.shape[0];
-    this.seen += n;
+    this.sums.seen += n;
     batch.x.release();
     batch.y.release();
     return n;
   }
 
   async metrics(): Promise<Record<string, number>> {
-    const [l, a] = await Promise.all([this.lossSum.data(), this.correct.data()]);
-    return { loss: l[0] / this.seen, acc: a[0] / this.seen, lr: this.lr };
+    const v = await this.sums.values();
+    return { loss: this.sums.mean(v, 'loss'), acc: this.sums.mean(v, 'correct'), lr: this.lr };
   }
 
   endPhase(): void {
@@ -213,11 +198,11 @@ export class TrainJob implements Job {
 
   async endEpoch(epoch: number, ctx: RunContext): Promise<void> {
     const c = this.c;
-    const [l, a] = await Promise.all([this.lossSum.data(), this.correct.data()]);
-    const seconds = (performance.now() - this.started) / 1000;
+    const v = await this.sums.values();
+    const { seconds, imagesPerSec } = this.sums.timing();
     const record: EpochRecord = {
-      epoch: epoch + 1, lr: this.lr, trainLoss: l[0] / Math.max(1, this.seen), trainAcc: a[0] / Math.max(1, this.seen),
-      validLoss: null, validAcc: null, imagesPerSec: (this.seen - this.seenAtStart) / seconds, seconds,
+      epoch: epoch + 1, lr: this.lr, trainLoss: this.sums.mean(v, 'loss'), trainAcc: this.sums.mean(v, 'correct'),
+      validLoss: null, validAcc: null, imagesPerSec, seconds,
     };
     if (this.data.valid) {
       const v = await evaluate(this.model, this.data.valid);
@@ -240,14 +225,9 @@ export class TrainJob implements Job {
 
   async state(at: Position): Promise<JobState> {
     const o = optimizerTensors(this.opt);
-    let partial: PartialSums = { lossSum: 0, correct: 0, seen: 0 };
-    if (at.step > 0) {
-      const [ls, cs] = await Promise.all([this.lossSum.data(), this.correct.data()]);
-      partial = { lossSum: ls[0], correct: cs[0], seen: this.seen };
-    }
     return {
       tensors: [...this.model.namedTensors().map(([n, t]) => [`model.${n}`, t] as [string, Tensor]), ...o.tensors],
-      meta: { optimizer: o.meta, generators: { model: this.gen.state() }, partial },
+      meta: { optimizer: o.meta, generators: { model: this.gen.state() }, sums: await this.sums.carry(at.step) },
     };
   }
 
@@ -255,13 +235,12 @@ export class TrainJob implements Job {
     loadInto(this.model.namedTensors().map(([n, t]) => [`model.${n}`, t]), saved, 'checkpoint');
     restoreOptimizer(this.opt, saved, meta.optimizer as Record<string, unknown>);
     this.gen.setState((meta.generators as { model: never }).model);
-    this.partial = meta.partial as PartialSums;
+    this.sums.restore(meta.sums as CarriedSums | null);
   }
 
   close(): void {
     this.endPhase();
-    this.lossSum.release();
-    this.correct.release();
+    this.sums.release();
     this.opt.zeroGrad();
     this.opt.dispose();
   }

@@ -3,19 +3,15 @@
 // math, first or second order). Its state: both optimizers and the partial sums of an epoch.
 
 import { gpu } from '../../gpu/runtime.js';
-import { fillInPlace } from '../../ops/fill.js';
-import type { Tensor } from '../../tensor.js';
 import type { Batch } from '../../data/loader.js';
 import type { SavedState } from '../../run/state.js';
 import { optimizerTensors, restoreOptimizer } from '../../run/checkpoint.js';
 import { fmtTime } from '../../run/progress.js';
+import { RunningSums, type CarriedSums } from '../../run/sums.js';
 import type { JobState, Phase, Position, RunContext } from '../../run/job.js';
 import type { SGD } from '../../optim/sgd.js';
 import type { Adam } from '../../optim/adam.js';
-import {
-  searchStep, makeOptimizers, newStats, readStats, releaseStats, searchLr, DARTS_SEARCH, BIONAS_SEARCH,
-  type DartsConfig, type StepStats,
-} from '../darts.js';
+import { searchStep, makeOptimizers, searchLr, DARTS_SEARCH, BIONAS_SEARCH, type DartsConfig } from '../darts.js';
 import type { Supernet } from '../supernet.js';
 import { runSearch, type SearchOptions, type SearchResult } from '../run.js';
 import { registerStrategy } from './registry.js';
@@ -35,16 +31,6 @@ export interface SearchEpoch {
   [field: string]: unknown;
 }
 
-interface PartialSums {
-  trainLoss: number;
-  trainCorrect: number;
-  validLoss: number;
-  validCorrect: number;
-  seen: number;
-}
-
-const ZERO: PartialSums = { trainLoss: 0, trainCorrect: 0, validLoss: 0, validCorrect: 0, seen: 0 };
-
 class DartsMethod implements SearchMethod {
   private readonly model: Supernet;
   private readonly data: SearchData;
@@ -52,12 +38,8 @@ class DartsMethod implements SearchMethod {
   private readonly log: (line: string) => void;
   private readonly wOpt: SGD;
   private readonly aOpt: Adam;
-  private readonly stats: StepStats = newStats();
+  private readonly sums = new RunningSums(['trainLoss', 'trainCorrect', 'validLoss', 'validCorrect'] as const);
   private readonly steps: number;
-  private partial: PartialSums = { ...ZERO };
-  private seen = 0;
-  private seenAtStart = 0;
-  private started = 0;
   private lr = 0;
   private trainBatches: Generator<Batch> | null = null;
   private validBatches: Generator<Batch> | null = null;
@@ -82,15 +64,8 @@ class DartsMethod implements SearchMethod {
   }
 
   beginPhase(at: Position): void {
-    const s = this.stats, p = this.partial;
-    fillInPlace(s.trainLoss, p.trainLoss);
-    fillInPlace(s.trainCorrect, p.trainCorrect);
-    fillInPlace(s.validLoss, p.validLoss);
-    fillInPlace(s.validCorrect, p.validCorrect);
-    this.seen = this.seenAtStart = p.seen;
-    this.partial = { ...ZERO };
+    this.sums.begin();
     this.lr = searchLr(this.c, at.epoch);
-    this.started = performance.now();
     this.trainBatches = this.data.train.epoch(at.epoch, at.step);
     this.validBatches = this.data.valid.epoch(at.epoch, at.step);
   }
@@ -100,13 +75,13 @@ class DartsMethod implements SearchMethod {
     const train = this.trainBatches!.next().value as Batch;
     const valid = this.validBatches!.next().value as Batch;
     if (this.stepsThisRun === 0) rt.pool.resetPeak();
-    await searchStep(this.model, train, valid, this.c, this.lr, this.wOpt, this.aOpt, this.stats);
+    await searchStep(this.model, train, valid, this.c, this.lr, this.wOpt, this.aOpt, this.sums.t);
     const n = train.x.shape[0];
     for (const b of [train, valid]) {
       b.x.release();
       b.y.release();
     }
-    this.seen += n;
+    this.sums.seen += n;
     if (++this.stepsThisRun === 1) {
       await rt.sync();
       this.peakBytes = rt.pool.peakLiveBytes;
@@ -115,8 +90,14 @@ class DartsMethod implements SearchMethod {
     return 2 * n;
   }
 
+  /** Mean losses and accuracies of the epoch so far (each half saw as many images). */
+  private async means() {
+    const v = await this.sums.values(), m = (k: keyof typeof v) => this.sums.mean(v, k);
+    return { trainLoss: m('trainLoss'), trainAcc: m('trainCorrect'), validLoss: m('validLoss'), validAcc: m('validCorrect') };
+  }
+
   async metrics(): Promise<Record<string, number>> {
-    const s = await readStats(this.stats, this.seen, this.seen);
+    const s = await this.means();
     return { loss: s.trainLoss, acc: s.trainAcc, 'val loss': s.validLoss, 'val acc': s.validAcc };
   }
 
@@ -127,9 +108,8 @@ class DartsMethod implements SearchMethod {
   }
 
   async endEpoch(epoch: number, ctx: RunContext): Promise<Record<string, unknown>> {
-    const s = await readStats(this.stats, this.seen, this.seen);
-    const seconds = (performance.now() - this.started) / 1000;
-    const imagesPerSec = (2 * (this.seen - this.seenAtStart)) / seconds;
+    const s = await this.means();
+    const { seconds, imagesPerSec } = this.sums.timing(2);
     ctx.log(`search epoch ${epoch + 1}/${this.c.epochs}  lr ${this.lr.toPrecision(3)}  train loss ${s.trainLoss.toFixed(4)} acc ${(100 * s.trainAcc).toFixed(1)}%  ` +
       `valid loss ${s.validLoss.toFixed(4)} acc ${(100 * s.validAcc).toFixed(1)}%  ${Math.round(imagesPerSec)} img/s  ${fmtTime(seconds)}  eta ${fmtTime(seconds * (this.c.epochs - epoch - 1))}`);
     return { lr: this.lr, ...s, seconds, imagesPerSec };
@@ -137,19 +117,13 @@ class DartsMethod implements SearchMethod {
 
   async state(at: Position): Promise<JobState> {
     const w = optimizerTensors(this.wOpt, 'wOpt'), a = optimizerTensors(this.aOpt, 'aOpt');
-    let partial = { ...ZERO };
-    if (at.step > 0) {
-      const s = this.stats;
-      const v = await Promise.all([s.trainLoss.data(), s.trainCorrect.data(), s.validLoss.data(), s.validCorrect.data()]);
-      partial = { trainLoss: v[0][0], trainCorrect: v[1][0], validLoss: v[2][0], validCorrect: v[3][0], seen: this.seen };
-    }
-    return { tensors: [...w.tensors, ...a.tensors] as [string, Tensor][], meta: { wOpt: w.meta, aOpt: a.meta, partial } };
+    return { tensors: [...w.tensors, ...a.tensors], meta: { wOpt: w.meta, aOpt: a.meta, sums: await this.sums.carry(at.step) } };
   }
 
   restore(saved: SavedState, meta: Record<string, unknown>): void {
     restoreOptimizer(this.wOpt, saved, meta.wOpt as Record<string, unknown>, 'wOpt');
     restoreOptimizer(this.aOpt, saved, meta.aOpt as Record<string, unknown>, 'aOpt');
-    this.partial = meta.partial as PartialSums;
+    this.sums.restore(meta.sums as CarriedSums | null);
   }
 
   summary() {
@@ -158,7 +132,7 @@ class DartsMethod implements SearchMethod {
 
   close(): void {
     this.endPhase();
-    releaseStats(this.stats);
+    this.sums.release();
     for (const opt of [this.wOpt, this.aOpt]) {
       opt.zeroGrad();
       opt.dispose();

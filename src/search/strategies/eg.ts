@@ -14,8 +14,7 @@
 // evolution keeps the CMA-ES state, the best so far and the held-out position. Each generation
 // is a record of evolution.jsonl; evolution.svg draws them.
 
-import { Tensor, scope, keep } from '../../tensor.js';
-import { fillInPlace } from '../../ops/fill.js';
+import { scope, type Tensor } from '../../tensor.js';
 import { gpu } from '../../gpu/runtime.js';
 import { crossEntropy } from '../../ops/loss.js';
 import { SGD } from '../../optim/sgd.js';
@@ -25,6 +24,7 @@ import type { Batch } from '../../data/loader.js';
 import type { SavedState } from '../../run/state.js';
 import { optimizerTensors, restoreOptimizer } from '../../run/checkpoint.js';
 import { fmtTime } from '../../run/progress.js';
+import { RunningSums, type CarriedSums } from '../../run/sums.js';
 import type { JobState, Phase, Position, RunContext } from '../../run/job.js';
 import { lineChart } from '../../viz/chart.js';
 import { weightUpdate } from '../../train/step.js';
@@ -124,12 +124,6 @@ interface Evolution {
   passSize: number;
 }
 
-interface PartialSums {
-  loss: number;
-  correct: number;
-  seen: number;
-}
-
 function writeAlphas(model: Supernet, x: ArrayLike<number>): void {
   let at = 0;
   for (const a of model.alphas) {
@@ -157,11 +151,7 @@ class EgMethod implements SearchMethod {
   private readonly opt: SGD;
   private readonly steps: number;
   private readonly pairs: number;
-  private readonly lossSum = keep(Tensor.empty([1]));
-  private readonly correct = keep(Tensor.empty([1]));
-  private partial: PartialSums = { loss: 0, correct: 0, seen: 0 };
-  private seen = 0;
-  private started = 0;
+  private readonly sums = new RunningSums(['loss', 'correct']);
   private lr = 0;
   private batches: Generator<Batch> | null = null;
   // Evolution of the current epoch.
@@ -213,13 +203,8 @@ class EgMethod implements SearchMethod {
 
   async beginPhase(at: Position): Promise<void> {
     if (this.evolving(at)) return this.beginEvolution(at);
-    const p = this.partial;
-    fillInPlace(this.lossSum, p.loss);
-    fillInPlace(this.correct, p.correct);
-    this.seen = p.seen;
-    this.partial = { loss: 0, correct: 0, seen: 0 };
+    this.sums.begin();
     this.lr = learningRate({ name: 'cosine', lr: this.c.lr, minLr: this.c.minLr, epochs: this.c.epochs }, at.epoch);
-    this.started = performance.now();
     this.batches = this.data.train.epoch(at.epoch, at.step);
     if (at.epoch < this.c.warmupEpochs) this.epochEvolution = null;
   }
@@ -256,10 +241,10 @@ class EgMethod implements SearchMethod {
     const b = this.batches!.next().value as Batch;
     scope(() => frozen(this.model.alphas, () => {
       const logits = this.model.forward(b.x);
-      weightUpdate(crossEntropy(logits, b.y), logits, b.y, this.weights, this.opt, this.lr, this.c.gradClip, { loss: this.lossSum, correct: this.correct });
+      weightUpdate(crossEntropy(logits, b.y), logits, b.y, this.weights, this.opt, this.lr, this.c.gradClip, this.sums.t);
     }));
     const n = b.x.shape[0];
-    this.seen += n;
+    this.sums.seen += n;
     b.x.release();
     b.y.release();
     return n;
@@ -313,8 +298,8 @@ class EgMethod implements SearchMethod {
       const g = this.lastGeneration!;
       return { best: this.evo!.best!.fitness, 'best acc': g.bestAccuracy, 'current acc': g.currentAccuracy, sigma: g.sigma };
     }
-    const [l, a] = await Promise.all([this.lossSum.data(), this.correct.data()]);
-    return { loss: l[0] / this.seen, acc: a[0] / this.seen };
+    const v = await this.sums.values();
+    return { loss: this.sums.mean(v, 'loss'), acc: this.sums.mean(v, 'correct') };
   }
 
   endPhase(at: Position): void {
@@ -340,12 +325,12 @@ class EgMethod implements SearchMethod {
   }
 
   async endEpoch(epoch: number, ctx: RunContext): Promise<Record<string, unknown>> {
-    const [l, a] = await Promise.all([this.lossSum.data(), this.correct.data()]);
+    const v = await this.sums.values();
     const searching = epoch >= this.c.warmupEpochs;
     const evolution = searching ? this.epochEvolution : null;
-    const seconds = (performance.now() - this.started) / 1000 + (evolution?.seconds ?? 0);
+    const seconds = this.sums.timing().seconds + (evolution?.seconds ?? 0);
     const record = {
-      phase: searching ? 'search' : 'warmup', lr: this.lr, trainLoss: l[0] / Math.max(1, this.seen), trainAcc: a[0] / Math.max(1, this.seen), seconds,
+      phase: searching ? 'search' : 'warmup', lr: this.lr, trainLoss: this.sums.mean(v, 'loss'), trainAcc: this.sums.mean(v, 'correct'), seconds,
       candidatesPerSec: evolution && evolution.seconds > 0 ? evolution.candidates / evolution.seconds : null,
     };
     this.epochEvolution = null;
@@ -357,18 +342,15 @@ class EgMethod implements SearchMethod {
 
   async state(at: Position): Promise<JobState> {
     const o = optimizerTensors(this.opt);
-    let partial: PartialSums = { loss: 0, correct: 0, seen: 0 };
-    let evolution: Evolution | null = null;
-    if (this.evolving(at) && at.step > 0) {
-      evolution = { ...this.evo!, es: this.es && at.step % this.c.generations !== 0 ? this.es.state() : null, seconds: this.evo!.seconds + (performance.now() - this.evolveStarted) / 1000 };
-    } else if (at.step > 0) {
-      const [ls, cs] = await Promise.all([this.lossSum.data(), this.correct.data()]);
-      partial = { loss: ls[0], correct: cs[0], seen: this.seen };
-    }
+    const evolving = this.evolving(at) && at.step > 0;
+    // Inside an evolution: the CMA-ES search in progress (none between two searches), the best so far, where the held-out batches are.
+    const evolution = evolving
+      ? { ...this.evo!, es: this.es && at.step % this.c.generations !== 0 ? this.es.state() : null, seconds: this.evo!.seconds + (performance.now() - this.evolveStarted) / 1000 }
+      : null;
     return {
       tensors: o.tensors,
       meta: {
-        optimizer: o.meta, partial, evolution, direction: this.direction, evolveSeconds: this.evolveSeconds, candidates: this.candidates,
+        optimizer: o.meta, sums: evolving ? null : await this.sums.carry(at.step), evolution, direction: this.direction, evolveSeconds: this.evolveSeconds, candidates: this.candidates,
         epochEvolution: this.epochEvolution,
       },
     };
@@ -376,7 +358,7 @@ class EgMethod implements SearchMethod {
 
   restore(saved: SavedState, meta: Record<string, unknown>): void {
     restoreOptimizer(this.opt, saved, meta.optimizer as Record<string, unknown>);
-    this.partial = meta.partial as PartialSums;
+    this.sums.restore(meta.sums as CarriedSums | null);
     this.evo = meta.evolution as Evolution | null;
     this.direction = meta.direction as number[] | null;
     this.evolveSeconds = meta.evolveSeconds as number;
@@ -396,8 +378,7 @@ class EgMethod implements SearchMethod {
     this.batches?.return(undefined);
     this.heldBatches?.return(undefined);
     this.batches = this.heldBatches = null;
-    this.lossSum.release();
-    this.correct.release();
+    this.sums.release();
     this.opt.zeroGrad();
     this.opt.dispose();
   }

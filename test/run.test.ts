@@ -116,11 +116,16 @@ describe('the run loop', () => {
     expect((await readCheckpointMeta(join(dir, 'checkpoint.bin'))).position).toEqual({ epoch: 1, phase: 0, step: 0 });
   });
 
-  it('resume needs a checkpoint; a fresh run refuses a folder holding one', async () => {
+  it('resume needs a checkpoint; a new run refuses a folder holding an unfinished one and replaces a finished one', async () => {
     const dir = tmp('no-ckpt');
     await expect(runJob(new Counter(), { runDir: dir, resume: true, log: quiet })).rejects.toThrow(/no checkpoint\.bin to resume from/);
-    await runJob(new Counter(), { runDir: dir, log: quiet });
-    await expect(runJob(new Counter(), { runDir: dir, log: quiet })).rejects.toThrow(/already holds a run's checkpoint\.bin: continue it/);
+    await runJob(new Counter(), { runDir: dir, log: quiet, stopAfterSteps: 5 });
+    await expect(runJob(new Counter(), { runDir: dir, log: quiet })).rejects.toThrow(/holds an unfinished run \(.*checkpoint\.bin, at epoch 2\/3, phase 0, step 1\): continue it with --resume/);
+    await runJob(new Counter(), { runDir: dir, log: quiet, resume: true });
+    const lines: string[] = [];
+    await runJob(new Counter(), { runDir: dir, log: (l) => lines.push(l) });
+    expect(lines.join('\n')).toMatch(/replacing the finished run there \(3 epochs\) with a new one/);
+    expect(jsonLines(join(dir, 'metrics.jsonl')).map((r) => r.epoch)).toEqual([1, 2, 3]);
     // A job of another kind, or another config, cannot continue it.
     const other = Object.assign(new Counter(), { kind: 'other' });
     await expect(runJob(other, { runDir: dir, resume: true, log: quiet })).rejects.toThrow(/a 'counter' checkpoint cannot be resumed as a 'other' run/);

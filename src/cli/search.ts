@@ -14,8 +14,7 @@ import { measureSearchMemory, extrapolateMemory, memoryPerImage } from '../searc
 import { parseFlags, helpText, UsageError, type FlagTable, type FlagValues } from './flags.js';
 import { writeTextAtomic } from '../run/state.js';
 import { openRunFolder } from '../run/folder.js';
-import { CHECKPOINT_FILE } from '../run/checkpoint.js';
-import { DEFAULT_CHECKPOINT_MINUTES } from '../run/loop.js';
+import { DEFAULT_CHECKPOINT_MINUTES, startFresh } from '../run/loop.js';
 import { SIGNAL_EXIT_CODES } from '../run/stop.js';
 import { fmtTime } from '../run/progress.js';
 import { DATA_FLAGS, loadData, defaultRunDir } from './common.js';
@@ -102,7 +101,7 @@ export async function searchCommand(argv: string[]): Promise<void> {
   const folder = await openRunFolder(runDir);
   let derived: DerivedResult;
   try {
-    if (!resume && folder.exists(CHECKPOINT_FILE)) throw new UsageError(`bionas search: ${runDir} already holds a run; continue it with --resume ${runDir}, or choose another --run`);
+    if (!resume) await startFresh(folder, console.log);
     applyImageSize(f);
     const { model, loaders, gen, describe, header } = await prepare(f, p.C, p.layers, config.batchSize, p.steps);
     console.log(`${strategy.title}: ${header}; ${strategy.describe(config)}; run folder ${runDir}`);

@@ -14,8 +14,7 @@ import { train, evaluate, DEFAULT_TRAIN, type TrainConfig, type TrainableModel }
 import { parseFlags, helpText, UsageError, type FlagTable, type FlagValues } from './flags.js';
 import { writeTextAtomic } from '../run/state.js';
 import { openRunFolder } from '../run/folder.js';
-import { CHECKPOINT_FILE } from '../run/checkpoint.js';
-import { DEFAULT_CHECKPOINT_MINUTES } from '../run/loop.js';
+import { DEFAULT_CHECKPOINT_MINUTES, startFresh } from '../run/loop.js';
 import { SIGNAL_EXIT_CODES } from '../run/stop.js';
 import { SCHEDULE_NAMES, parseSchedule } from '../optim/schedule.js';
 import { givenFlags, resumeFlags } from './resume.js';
@@ -166,7 +165,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   // The folder first: a path that cannot be made, a folder in use or one holding another run fail before the GPU starts.
   const folder = await openRunFolder(runDir);
   try {
-    if (!resume && folder.exists(CHECKPOINT_FILE)) throw new UsageError(`bionas train: ${runDir} already holds a run; continue it with --resume ${runDir}, or choose another --run`);
+    if (!resume) await startFresh(folder, console.log);
     const rt = await initGpu();
     console.log(`device: ${rt.info.description} (${rt.info.backend}, ${rt.info.featureLevel})`);
     const { train: trainSet, test } = await loadData(f, seed);

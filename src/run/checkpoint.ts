@@ -40,6 +40,8 @@ export interface CheckpointMeta {
   position: Position;
   /** Completed epochs (what `bionas eval` reports). */
   epoch: number;
+  /** The run's epochs: it is finished when position.epoch reaches them. */
+  epochs: number;
   config: Record<string, unknown>;
   /** The job's own JSON state. */
   job: Record<string, unknown>;

@@ -10,7 +10,7 @@ import { StopRequest, yieldToEventLoop, type StopSignal } from './stop.js';
 import { NonFiniteError } from './finite.js';
 import { openRunFolder, type RunFolder } from './folder.js';
 import {
-  CHECKPOINT_FILE, CHECKPOINT_FORMAT, writeCheckpoint, loadCheckpoint, checkResumable,
+  CHECKPOINT_FILE, CHECKPOINT_FORMAT, writeCheckpoint, loadCheckpoint, readCheckpointMeta, checkResumable,
   type CheckpointMeta, type Invocation, type Position, type StreamEntry,
 } from './checkpoint.js';
 import type { Job, RunContext } from './job.js';
@@ -69,6 +69,24 @@ function checkConfig(path: string, stored: Record<string, unknown>, current: Rec
   }
 }
 
+/**
+ * A new run into `folder`: a finished run there is replaced (its checkpoint removed at once, so
+ * the two never mix); an unfinished one is an error, since it was most likely meant to be resumed.
+ */
+export async function startFresh(folder: RunFolder, log: (line: string) => void): Promise<void> {
+  if (!folder.exists(CHECKPOINT_FILE)) return;
+  const path = folder.file(CHECKPOINT_FILE);
+  const meta = await readCheckpointMeta(path).catch(() => null);
+  const finished = meta?.position && typeof meta.epochs === 'number' && meta.position.epoch >= meta.epochs;
+  if (!finished) {
+    throw new Error(`${folder.dir} holds an unfinished run (${path}${meta?.position ? `, at ${fmtPosition(meta.position, meta.epochs ?? NaN)}` : ''}): ` +
+      `continue it with --resume ${folder.dir}, or choose another run folder (or delete that one)`);
+  }
+  const { rmSync } = await import('node:fs');
+  rmSync(path);
+  log(`${folder.dir}: replacing the finished run there (${meta.epochs} epochs) with a new one`);
+}
+
 export async function runJob(job: Job, o: RunOptions = {}): Promise<RunOutcome> {
   const log = o.log ?? ((line: string) => console.log(line));
   let folder: RunFolder | null = o.folder ?? null;
@@ -97,8 +115,8 @@ export async function runJob(job: Job, o: RunOptions = {}): Promise<RunOutcome> 
       elapsed = meta.elapsed;
       for (const s of job.streams) streams[s] = meta.streams[s] ?? [];
       log(`resumed from ${ckpt}: ${fmtPosition(pos, job.epochs)}`);
-    } else if (folder?.exists(CHECKPOINT_FILE)) {
-      throw new Error(`${folder.dir} already holds a run's ${CHECKPOINT_FILE}: continue it (--resume ${folder.dir}), or choose another run folder`);
+    } else if (folder) {
+      await startFresh(folder, log);
     }
     // History files hold what the checkpoint holds: a kill between an append and the next
     // checkpoint (or before the first one) leaves records that the continued run writes again.
@@ -126,7 +144,7 @@ export async function runJob(job: Job, o: RunOptions = {}): Promise<RunOutcome> 
       if (!folder || !ckpt) return;
       const state = await job.state(at);
       const meta: CheckpointMeta = {
-        format: CHECKPOINT_FORMAT, kind: job.kind, position: at, epoch: at.epoch, config: job.config, job: state.meta, streams,
+        format: CHECKPOINT_FORMAT, kind: job.kind, position: at, epoch: at.epoch, epochs: job.epochs, config: job.config, job: state.meta, streams,
         elapsed: seconds(), describe: o.describe ?? null, invocation: o.invocation ?? null, savedAt: new Date().toISOString(),
       };
       await writeCheckpoint(ckpt, state.tensors, meta);

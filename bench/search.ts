@@ -13,7 +13,7 @@ import { parameter } from '../src/nn/module.js';
 import { SPACE_PRESETS } from '../src/search/space.js';
 import { MixedOp, edgeWeights, DartsSupernet } from '../src/search/supernet.js';
 import { searchStep, makeOptimizers, newStats, releaseStats, DARTS_SEARCH, type DartsConfig } from '../src/search/darts.js';
-import { scoreCandidates } from '../src/search/eg.js';
+import { scoreCandidates } from '../src/search/strategies/eg_score.js';
 import { syntheticDataset } from '../src/data/synthetic.js';
 import { BatchLoader, type Batch } from '../src/data/loader.js';
 

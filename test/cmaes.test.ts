@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { CMAES } from '../src/search/cmaes.js';
+import { CMAES } from '../src/search/optimizers/cmaes.js';
 
 type F = (x: Float64Array) => number;
 const sphere: F = (x) => x.reduce((a, v) => a + v * v, 0);

@@ -15,8 +15,9 @@ import { SGD } from '../src/optim/sgd.js';
 import { SPACE_PRESETS, parseSpace, type SearchSpace } from '../src/search/space.js';
 import { DartsSupernet, type Supernet } from '../src/search/supernet.js';
 import { unrolledAlphaGradients, alphaGradients, DARTS_SEARCH, type DartsConfig } from '../src/search/darts.js';
-import { deriveCell, deriveGenotype } from '../src/search/derive.js';
-import { runDartsSearch } from '../src/search/run.js';
+import { deriveCell, deriveGenotype, arbitraryRuleNotes } from '../src/search/derive.js';
+import { genotypeStability, type SearchRecord } from '../src/search/run.js';
+import { runDartsSearch } from '../src/search/strategies/index.js';
 import { measureSearchMemory, extrapolateMemory } from '../src/search/memory.js';
 import { gpu } from '../src/gpu/runtime.js';
 import { GENOTYPE_PRESETS, parseGenotype } from '../src/models/genotype.js';
@@ -220,6 +221,32 @@ describe('genotype derivation', () => {
     const sorted = (edges: typeof v2.normal) => edges.map((e, i) => `${Math.floor(i / 2)}:${e.op}<-${e.input}`).sort();
     expect(sorted(g.normal)).toEqual(sorted(v2.normal));
     expect(sorted(g.reduce)).toEqual(sorted(v2.reduce));
+  });
+
+  it('says when a skip_connect pair is picked where it is the identity, so its rule label is arbitrary', () => {
+    const bionas = SPACE_PRESETS.bionas; // skip_connect x {usf, frsf, brsf}
+    const edge = (op: string, rule: string, input: number) => ({ op, rule, input }) as never;
+    const g = {
+      normal: [edge('skip_connect', 'frsf', 0), edge('sep_conv_3x3', 'usf', 1), edge('max_pool_3x3', 'bp', 0), edge('skip_connect', 'usf', 2)],
+      normal_concat: [2, 3],
+      // From the cell's inputs a reduction edge has stride 2 (FactorizedReduce uses the rule); from node 2 it has stride 1.
+      reduce: [edge('skip_connect', 'brsf', 1), edge('sep_conv_3x3', 'fa', 0), edge('skip_connect', 'usf', 2), edge('dil_conv_3x3', 'fa', 0)],
+      reduce_concat: [2, 3],
+    };
+    const notes = arbitraryRuleNotes(g, bionas);
+    expect(notes).toHaveLength(3);
+    expect(notes[0]).toMatch(/^normal cell, node 2 <- 0: skip_connect\/frsf at stride 1 is the identity, so its rule label is arbitrary \(the space's 3 skip_connect pairs are the same op there\)/);
+    expect(notes[1]).toMatch(/^normal cell, node 3 <- 2: skip_connect\/usf/);
+    expect(notes[2]).toMatch(/^reduce cell, node 3 <- 2: skip_connect\/usf/);
+    // A BP-only space has one skip_connect and no rule to speak of.
+    expect(arbitraryRuleNotes(g, SPACE_PRESETS.darts)).toEqual([]);
+  });
+
+  it('the closing note on genotype stability counts the search epochs since the last change', () => {
+    const r = (epoch: number, genotype: string, phase?: string): SearchRecord => ({ epoch, genotype, ...(phase ? { phase } : {}) });
+    expect(genotypeStability([r(1, 'a', 'warmup'), r(2, 'b'), r(3, 'c'), r(4, 'c'), r(5, 'c')]))
+      .toBe('genotype unchanged over the last 3 of 4 search epochs (epoch 3 to 5); 2 distinct genotypes, changed at epoch 3');
+    expect(genotypeStability([r(1, 'a'), r(2, 'a')])).toBe('genotype unchanged over the last 2 of 2 search epochs (epoch 1 to 2); 1 distinct genotype');
   });
 
   it('bad pairs in a user space are rejected with a clear message', () => {

@@ -18,7 +18,7 @@ import { alignmentReport } from '../src/analysis/alignment.js';
 import { gradientVariance } from '../src/analysis/gradient_variance.js';
 import { syntheticDataset } from '../src/data/synthetic.js';
 import { BatchLoader } from '../src/data/loader.js';
-import { saveTensors, readState, loadInto } from '../src/nn/state.js';
+import { saveTensors, readState, loadInto } from '../src/run/state.js';
 import { train, DEFAULT_TRAIN, type TrainConfig } from '../src/train/trainer.js';
 
 const rt = useGpu();

@@ -4,8 +4,8 @@
 import { initGpu } from '../gpu/runtime.js';
 import { Generator } from '../ops/random.js';
 import { BatchLoader } from '../data/loader.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
-import { loadInto } from '../nn/state.js';
+import { loadCheckpoint } from '../run/checkpoint.js';
+import { loadInto } from '../run/state.js';
 import { evaluate } from '../train/trainer.js';
 import { parseGenotype } from '../models/genotype.js';
 import { parseFlags, helpText, UsageError, type FlagTable } from './flags.js';

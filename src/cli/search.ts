@@ -1,4 +1,5 @@
-// `bionas search`: finds a cell in which every edge has an operation and a learning rule.
+// `bionas search`: finds a cell in which every edge has an operation and a learning rule, with
+// any registered search strategy (--method; src/search/strategies/).
 
 import { initGpu } from '../gpu/runtime.js';
 import { Generator } from '../ops/random.js';
@@ -6,103 +7,133 @@ import { BatchLoader } from '../data/loader.js';
 import { split } from '../data/dataset.js';
 import { loadSpace, SPACE_PRESETS } from '../search/space.js';
 import { buildSupernet } from '../search/supernet.js';
-import { DARTS_SEARCH, BIONAS_SEARCH, type DartsConfig } from '../search/darts.js';
-import { runDartsSearch } from '../search/run.js';
-import { describeDerived, type DerivedResult } from '../search/outputs.js';
-import { runEgSearch, EG_SEARCH, type EgConfig } from '../search/eg.js';
+import { runSearch, genotypeStability } from '../search/run.js';
+import { describeDerived, derivedNotes, type DerivedResult } from '../search/outputs.js';
+import { allStrategies, getStrategy, strategyNames, DARTS_STRATEGY, type SearchConfig, type StrategyPreset } from '../search/strategies/index.js';
 import { measureSearchMemory, extrapolateMemory, memoryPerImage } from '../search/memory.js';
-import { parseFlags, helpText, type FlagTable, type FlagValues } from './flags.js';
-import { writeTextAtomic } from '../nn/state.js';
+import { parseFlags, helpText, UsageError, type FlagTable, type FlagValues } from './flags.js';
+import { writeTextAtomic } from '../run/state.js';
+import { openRunFolder } from '../run/folder.js';
+import { DEFAULT_CHECKPOINT_MINUTES, startFresh } from '../run/loop.js';
+import { SIGNAL_EXIT_CODES } from '../run/stop.js';
+import { fmtTime } from '../run/progress.js';
 import { DATA_FLAGS, loadData, defaultRunDir } from './common.js';
-import { fmtTime } from '../train/progress.js';
+import { givenFlags, resumeFlags } from './resume.js';
 
-/** Supernet and schedule presets (SPEC 4); explicit flags override them. */
-export const SEARCH_PRESETS: Record<string, typeof DARTS_SEARCH> = {
-  darts: DARTS_SEARCH,
-  bionas: BIONAS_SEARCH,
-  // A supernet small enough to search on a CPU in minutes (the README's demo): 3 cells of
-  // 2 nodes (5 edges), 16x16 images. On llvmpipe each dispatch costs ~0.1 ms, and a 22-pair
-  // 4-node cell is ~10,000 dispatches per forward-backward.
-  tiny: { ...DARTS_SEARCH, epochs: 3, batchSize: 16, C: 4, layers: 3, steps: 2, logEvery: 2 },
-};
+/** Flags a resumed search may change; any other given flag must match the checkpoint's. */
+const RESUMABLE = ['epochs', 'log-every', 'checkpoint-minutes', 'train-epochs', 'candidates-per-pass', 'score-memory'];
 
-export const SEARCH_FLAGS: FlagTable = {
-  method: { type: 'string', default: 'darts', choices: ['darts', 'eg'], help: 'search method: darts (gradient, bi-level) or eg (CMA-ES on the alphas, SGD on the weights)' },
-  space: { type: 'string', default: 'bionas', help: `search space preset (${Object.keys(SPACE_PRESETS).join(', ')}) or a JSON file of {op, rule} pairs` },
-  preset: { type: 'string', default: 'tiny', choices: Object.keys(SEARCH_PRESETS), help: 'supernet/hyper-parameter preset: darts (DARTS paper), bionas (BioNAS paper table), tiny (CPU demo)' },
-  ...DATA_FLAGS,
-  epochs: { type: 'int', min: 1, help: 'search epochs (default: from --preset)' },
-  batch: { type: 'int', min: 1, help: 'batch size of both halves (default: from --preset)' },
-  C: { type: 'int', min: 2, help: 'initial channels of the supernet (default: from --preset)' },
-  layers: { type: 'int', min: 1, help: 'cells of the supernet (NAS-Bench-201: cells per stage) (default: from --preset)' },
-  nodes: { type: 'int', min: 1, help: 'intermediate nodes per DARTS cell (DARTS: 4) (default: from --preset)' },
-  lr: { type: 'number', min: 0, help: 'weight learning rate (cosine to --min-lr)' },
-  'min-lr': { type: 'number', min: 0, help: 'final weight learning rate' },
-  'arch-lr': { type: 'number', min: 0, help: 'Adam learning rate of the alphas (DARTS: 3e-4)' },
-  'second-order': { type: 'bool', default: false, help: 'unrolled (second-order) architecture gradient' },
-  seed: { type: 'int', min: 0, default: 0, help: 'seed of the split, weights, alphas, data order and feedback matrices' },
-  run: { type: 'string', help: 'run folder (default: runs/search-<time>)' },
-  resume: { type: 'string', help: 'continue the search in this run folder from its checkpoint' },
-  memory: { type: 'bool', default: false, help: 'measure the peak GPU memory of one search step at batch 1, 2, 4, 8 (and --batch up to 32), extrapolate to --batch, and exit' },
-  'train-epochs': { type: 'int', min: 0, default: 0, help: 'after the search, train the found network for this many epochs and print its test accuracy' },
-  'log-every': { type: 'int', min: 1, help: 'steps between metric read-backs' },
-  warmup: { type: 'int', min: 0, help: 'eg: warm-up epochs of the weights with frozen alphas (EG-NAS: 15)' },
-  population: { type: 'int', min: 2, help: 'eg: CMA-ES population per generation (EG-NAS: 50)' },
-  samples: { type: 'int', min: 1, help: 'eg: CMA-ES searches per epoch from initial means around the alphas (EG-NAS: 3)' },
-  generations: { type: 'int', min: 1, help: 'eg: generations of each CMA-ES search per epoch (default 2)' },
-  'candidates-per-pass': { type: 'int', min: 0, default: 0, help: 'eg: candidates scored side by side in one supernet pass (0: as many as fit in --score-memory)' },
-  'score-memory': { type: 'int', min: 1, default: 4096, help: 'eg: MiB of GPU memory a scoring pass may take when --candidates-per-pass is 0' },
-};
+/** The flags of every method, then each registered strategy's own. */
+export function searchFlags(): FlagTable {
+  const strategies = allStrategies();
+  const presets = [...new Set(strategies.flatMap((s) => Object.keys(s.presets)))];
+  const table: FlagTable = {
+    method: { type: 'string', default: 'darts', choices: strategyNames(), help: `search method:\n        ${strategies.map((s) => s.help).join('\n        ')}` },
+    space: { type: 'string', default: 'bionas', help: `search space preset (${Object.keys(SPACE_PRESETS).join(', ')}) or a JSON file of {op, rule} pairs` },
+    preset: { type: 'string', default: 'tiny', choices: presets, help: 'supernet/hyper-parameter preset: darts (DARTS paper), bionas (BioNAS paper table), tiny (CPU demo)' },
+    ...DATA_FLAGS,
+    epochs: { type: 'int', min: 1, help: 'search epochs, warm-up included (default: from --preset)' },
+    batch: { type: 'int', min: 1, help: 'batch size of both halves (default: from --preset)' },
+    C: { type: 'int', min: 2, help: 'initial channels of the supernet (default: from --preset)' },
+    layers: { type: 'int', min: 1, help: 'cells of the supernet (NAS-Bench-201: cells per stage) (default: from --preset)' },
+    nodes: { type: 'int', min: 1, help: 'intermediate nodes per DARTS cell (DARTS: 4) (default: from --preset)' },
+    lr: { type: 'number', min: 0, help: 'weight learning rate (cosine to --min-lr)' },
+    'min-lr': { type: 'number', min: 0, help: 'final weight learning rate' },
+    seed: { type: 'int', min: 0, default: 0, help: 'seed of the split, weights, alphas, data order and feedback matrices' },
+    run: { type: 'string', help: 'run folder (default: runs/search-<method>-<time>)' },
+    resume: { type: 'string', help: 'continue the search in this run folder from its checkpoint (flags left out are taken from it)' },
+    'checkpoint-minutes': { type: 'number', min: 0, default: DEFAULT_CHECKPOINT_MINUTES, help: 'also checkpoint inside an epoch every this many minutes (0: at epoch ends and stops only)' },
+    memory: { type: 'bool', default: false, help: 'measure the peak GPU memory of one DARTS search step at batch 1, 2, 4, 8 (and --batch up to 32), extrapolate to --batch, and exit' },
+    'train-epochs': { type: 'int', min: 0, default: 0, help: 'after the search, train the found network for this many epochs and print its test accuracy' },
+    'log-every': { type: 'int', min: 1, help: 'steps between metric read-backs' },
+  };
+  for (const s of strategies) Object.assign(table, s.flags ?? {});
+  return table;
+}
 
-/** BioNAS-EG presets (EG-NAS defaults, and a CPU demo). */
-export const EG_PRESETS: Record<string, typeof EG_SEARCH> = {
-  darts: EG_SEARCH,
-  bionas: EG_SEARCH,
-  tiny: { ...EG_SEARCH, epochs: 2, warmupEpochs: 1, batchSize: 16, C: 4, layers: 3, steps: 2, population: 8, initialSamples: 2, generations: 1, logEvery: 2 },
-};
+/** The common flags over a strategy's preset. */
+function applyCommon<C extends SearchConfig>(p: StrategyPreset<C>, f: FlagValues): StrategyPreset<C> {
+  const out = { ...p } as Record<string, unknown>;
+  const set = (flag: string, key: string, always = true) => {
+    if (f[flag] !== undefined && (always || key in out)) out[key] = f[flag];
+  };
+  set('epochs', 'epochs');
+  set('batch', 'batchSize');
+  set('log-every', 'logEvery');
+  set('C', 'C');
+  set('layers', 'layers');
+  set('nodes', 'steps');
+  set('lr', 'lr', false);
+  set('min-lr', 'minLr', false);
+  return out as StrategyPreset<C>;
+}
 
 export async function searchCommand(argv: string[]): Promise<void> {
   const summary = 'Searches a DARTS cell (or a NAS-Bench-201 cell) whose every edge is an (operation, learning rule) pair.\n' +
-    'Writes genotype.json, alphas.jsonl, SVG drawings of the cells and of softmax(alpha) over epochs, and\n' +
+    'Writes genotype.json, metrics.jsonl, alphas.jsonl, SVG drawings of the cells and of softmax(alpha) over epochs, and\n' +
     'checkpoints to the run folder. The data\'s training set is split 50/50 into weight and architecture halves.';
+  const table = searchFlags();
   if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(helpText('search', summary, SEARCH_FLAGS));
+    console.log(helpText('search', summary, table));
     return;
   }
-  const f = parseFlags(argv, SEARCH_FLAGS, 'search');
-  if (f.method === 'eg') return egSearch(f);
-  const p = SEARCH_PRESETS[f.preset as string];
+  let f = parseFlags(argv, table, 'search');
+  const given = givenFlags(argv, table);
+  if (f.resume !== undefined) f = await resumeFlags('search', f, given, RESUMABLE);
+  const strategy = getStrategy(f.method as string);
+  for (const other of allStrategies()) {
+    for (const name of Object.keys(other.flags ?? {})) {
+      if (given.has(name) && !(name in (strategy.flags ?? {}))) throw new UsageError(`bionas search: --${name} is a flag of --method ${other.name}, not of --method ${strategy.name}`);
+    }
+  }
+  const preset = strategy.presets[f.preset as string];
+  if (!preset) throw new UsageError(`bionas search: --method ${strategy.name} has no preset '${f.preset}' (it has ${Object.keys(strategy.presets).join(', ')})`);
+  const p = applyCommon(preset, f);
   const seed = f.seed as number;
-  const config: DartsConfig = {
-    ...p,
-    epochs: (f.epochs as number) ?? p.epochs,
-    batchSize: (f.batch as number) ?? p.batchSize,
-    lr: (f.lr as number) ?? p.lr,
-    minLr: (f['min-lr'] as number) ?? p.minLr,
-    archLr: (f['arch-lr'] as number) ?? p.archLr,
-    secondOrder: !!f['second-order'],
-    logEvery: (f['log-every'] as number) ?? p.logEvery,
-    seed,
-  };
-  const C = (f.C as number) ?? p.C, layers = (f.layers as number) ?? p.layers, steps = (f.nodes as number) ?? p.steps;
-  if (f.memory) return memoryTable(f, config, C, layers, steps);
-  const runDir = (f.resume as string) ?? (f.run as string) ?? defaultRunDir('search');
-  applyImageSize(f);
-  const { model, loaders, gen, describe, header } = await prepare(f, C, layers, config.batchSize, steps);
-  console.log(`BioNAS-DARTS: ${header}; ${config.epochs} epochs, batch ${config.batchSize}, ${config.secondOrder ? 'second' : 'first'} order; run folder ${runDir}`);
-  const result = await runDartsSearch(model, loaders, config, { runDir, resume: !!f.resume, gen, describe });
-  model.dispose();
-  if (result.stopped) return;
-  console.log(`\nsearch done in ${fmtTime(result.seconds)}; peak GPU memory ${(result.peakBytes / 2 ** 20).toFixed(1)} MiB`);
-  console.log(`genotype: ${describeDerived(result.derived)}`);
-  console.log(`written: ${runDir}/genotype.json, normal.svg, reduce.svg, alphas_*.svg, alphas.jsonl`);
-  const fs = await import('node:fs');
-  writeTextAtomic(fs, `${runDir}/summary.json`, JSON.stringify({ config, describe, seconds: result.seconds, peakBytes: result.peakBytes, history: result.history, result: result.derived }, null, 1));
-  await trainFound(f, runDir, result.derived, C, layers, config.batchSize);
+  const config = strategy.configure(p, f, seed);
+  if (f.memory) {
+    const d = DARTS_STRATEGY.configure(applyCommon(DARTS_STRATEGY.presets[f.preset as string], f), f, seed);
+    return memoryTable(f, d, p.C, p.layers, p.steps);
+  }
+  const runDir = (f.resume as string | undefined) ?? (f.run as string | undefined) ?? defaultRunDir(`search-${strategy.name}`);
+  const resume = f.resume !== undefined;
+  // The folder first: a path that cannot be made, a folder in use or one holding another run fail before the GPU starts.
+  const folder = await openRunFolder(runDir);
+  let derived: DerivedResult;
+  try {
+    if (!resume) await startFresh(folder, console.log);
+    applyImageSize(f);
+    const { model, loaders, gen, describe, header } = await prepare(f, p.C, p.layers, config.batchSize, p.steps);
+    console.log(`${strategy.title}: ${header}; ${strategy.describe(config)}; run folder ${runDir}`);
+    const result = await runSearch(strategy, model, loaders, config, {
+      folder, resume, gen, describe: { ...describe, method: strategy.name }, checkpointMinutes: f['checkpoint-minutes'] as number,
+      invocation: { command: 'search', flags: f }, resumeHint: `bionas search --resume ${runDir}`,
+    });
+    model.dispose();
+    if (result.stopped) {
+      if (result.signal) process.exitCode = SIGNAL_EXIT_CODES[result.signal];
+      return;
+    }
+    derived = result.derived;
+    console.log(`\nsearch done in ${fmtTime(result.seconds)}${result.summaryLine ? `; ${result.summaryLine}` : ''}`);
+    console.log(`genotype: ${describeDerived(derived)}`);
+    const notes = derivedNotes(model.space, derived);
+    for (const note of notes) console.log(`note: ${note}`);
+    const stability = genotypeStability(result.history);
+    console.log(stability);
+    console.log(`written: ${runDir}/genotype.json, metrics.jsonl, alphas.jsonl, ${(strategy.streams ?? []).map((s) => `${s}.jsonl, `).join('')}SVG drawings, checkpoint.bin`);
+    const fs = await import('node:fs');
+    writeTextAtomic(fs, `${runDir}/summary.json`, JSON.stringify({
+      method: strategy.name, config, describe, seconds: result.seconds, ...result.summary, stability, notes, history: result.history, result: derived,
+    }, null, 1));
+  } finally {
+    folder.release();
+  }
+  await trainFound(f, runDir, derived, p.C, p.layers, config.batchSize);
 }
 
 /** `--memory`: the peak of a search step per batch size, then exit without running the steps. */
-async function memoryTable(f: FlagValues, config: DartsConfig, C: number, layers: number, steps: number): Promise<void> {
+async function memoryTable(f: FlagValues, config: Parameters<typeof measureSearchMemory>[1], C: number, layers: number, steps: number): Promise<void> {
   applyImageSize(f);
   const { model, header, image } = await prepare(f, C, layers, config.batchSize, steps);
   console.log(`memory of one search step: ${header}`);
@@ -120,7 +151,7 @@ async function memoryTable(f: FlagValues, config: DartsConfig, C: number, layers
   process.exit(0);
 }
 
-/** The data halves, loaders and supernet that both methods search. */
+/** The data halves, loaders and supernet that every method searches. */
 async function prepare(f: FlagValues, C: number, layers: number, batchSize: number, steps: number) {
   const seed = f.seed as number;
   const rt = await initGpu();
@@ -140,42 +171,6 @@ async function prepare(f: FlagValues, C: number, layers: number, batchSize: numb
     `${space.cell === 'nb201' ? 'cells per stage' : `cells of ${steps} nodes`}, ${(model.parameterCount() / 1e6).toFixed(3)}M parameters; ${weightsHalf.count} + ${archHalf.count} images (${all.name})`;
   const image = { channels: all.channels, size: all.height, classes: all.numClasses };
   return { space, model, loaders, gen, describe, header, image };
-}
-
-async function egSearch(f: FlagValues): Promise<void> {
-  const p = EG_PRESETS[f.preset as string];
-  const config: EgConfig = {
-    ...p,
-    epochs: (f.epochs as number) ?? p.epochs,
-    warmupEpochs: (f.warmup as number) ?? p.warmupEpochs,
-    batchSize: (f.batch as number) ?? p.batchSize,
-    lr: (f.lr as number) ?? p.lr,
-    minLr: (f['min-lr'] as number) ?? p.minLr,
-    population: (f.population as number) ?? p.population,
-    initialSamples: (f.samples as number) ?? p.initialSamples,
-    generations: (f.generations as number) ?? p.generations,
-    logEvery: (f['log-every'] as number) ?? p.logEvery,
-    candidatesPerPass: f['candidates-per-pass'] as number,
-    scoreMemoryMiB: f['score-memory'] as number,
-    seed: f.seed as number,
-  };
-  const C = (f.C as number) ?? p.C, layers = (f.layers as number) ?? p.layers, steps = (f.nodes as number) ?? p.steps;
-  const runDir = (f.resume as string) ?? (f.run as string) ?? defaultRunDir('search-eg');
-  applyImageSize(f);
-  const { model, loaders, gen, describe, header } = await prepare(f, C, layers, config.batchSize, steps);
-  console.log(`BioNAS-EG: ${header}; ${config.warmupEpochs} warm-up + ${config.epochs} epochs, population ${config.population} x ${config.initialSamples} searches x ` +
-    `${config.generations} generations; run folder ${runDir}`);
-  const result = await runEgSearch(model, loaders, config, { runDir, resume: !!f.resume, gen, describe: { ...describe, method: 'eg' } });
-  model.dispose();
-  if (result.stopped) return;
-  console.log(`
-search done in ${fmtTime(result.seconds)} (evolution ${fmtTime(result.evolveSeconds)}, ${result.candidates} candidates scored, ` +
-    `${(result.candidates / Math.max(result.evolveSeconds, 1e-9)).toFixed(1)}/s)`);
-  console.log(`genotype: ${describeDerived(result.derived)}`);
-  console.log(`written: ${runDir}/genotype.json, normal.svg, reduce.svg, alphas_*.svg, evolution.svg, alphas.jsonl`);
-  const fs = await import('node:fs');
-  writeTextAtomic(fs, `${runDir}/summary.json`, JSON.stringify({ method: 'eg', config, describe, seconds: result.seconds, evolveSeconds: result.evolveSeconds, candidates: result.candidates, history: result.history, generations: result.generations, result: result.derived }, null, 1));
-  await trainFound(f, runDir, result.derived, C, layers, config.batchSize);
 }
 
 /** The tiny preset searches 16x16 synthetic images unless --image-size says otherwise. */

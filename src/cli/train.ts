@@ -12,7 +12,12 @@ import { parseRule, ruleNames } from '../rules/registry.js';
 import { ruleLayers } from '../nn/layers.js';
 import { train, evaluate, DEFAULT_TRAIN, type TrainConfig, type TrainableModel } from '../train/trainer.js';
 import { parseFlags, helpText, UsageError, type FlagTable, type FlagValues } from './flags.js';
-import { writeTextAtomic } from '../nn/state.js';
+import { writeTextAtomic } from '../run/state.js';
+import { openRunFolder } from '../run/folder.js';
+import { DEFAULT_CHECKPOINT_MINUTES, startFresh } from '../run/loop.js';
+import { SIGNAL_EXIT_CODES } from '../run/stop.js';
+import { SCHEDULE_NAMES, parseSchedule } from '../optim/schedule.js';
+import { givenFlags, resumeFlags } from './resume.js';
 import { DATA_FLAGS, loadData, holdOut, defaultRunDir } from './common.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { gradientVariance, type VarianceReport } from '../analysis/gradient_variance.js';
@@ -27,6 +32,9 @@ export const TRAIN_PRESETS: Record<string, Partial<TrainConfig> & { cutout?: num
   // A few epochs on small data: the README's demo and quick checks.
   quick: { epochs: 3, batchSize: 64, optimizer: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 3e-4, schedule: 'cosine', gradClip: 5 },
 };
+
+/** Flags a resumed training may change; any other given flag must match the checkpoint's. */
+const RESUMABLE = ['epochs', 'log-every', 'checkpoint-minutes', 'grad-variance'];
 
 export const TRAIN_FLAGS: FlagTable = {
   model: { type: 'string', default: 'resnet20', choices: ['resnet20', 'resnet56', 'network', 'nb201'], help: 'architecture; --genotype implies network, --arch implies nb201' },
@@ -46,7 +54,7 @@ export const TRAIN_FLAGS: FlagTable = {
   momentum: { type: 'number', min: 0, help: 'SGD momentum' },
   nesterov: { type: 'bool', help: 'Nesterov momentum' },
   'weight-decay': { type: 'number', min: 0, help: 'L2 weight decay' },
-  schedule: { type: 'string', choices: ['cosine', 'step', 'multistep', 'linear', 'constant'], help: 'learning-rate schedule' },
+  schedule: { type: 'string', choices: SCHEDULE_NAMES, help: 'learning-rate schedule' },
   'min-lr': { type: 'number', min: 0, help: 'final rate of cosine/linear schedules' },
   milestones: { type: 'list', help: 'multistep epochs, e.g. 100,150,200' },
   gamma: { type: 'number', min: 0, help: 'step/multistep decay factor' },
@@ -58,7 +66,8 @@ export const TRAIN_FLAGS: FlagTable = {
   cutout: { type: 'int', min: 0, help: 'cutout square side in pixels (0: off)' },
   seed: { type: 'int', min: 0, default: 0, help: 'seed of weights, data order, augmentation and feedback matrices' },
   run: { type: 'string', help: 'run folder for checkpoint.bin, metrics.jsonl, curves.svg (default: runs/train-<time>)' },
-  resume: { type: 'bool', default: false, help: 'continue from the run folder\'s checkpoint' },
+  resume: { type: 'string', help: 'continue the training run in this folder from its checkpoint (flags left out are taken from it)' },
+  'checkpoint-minutes': { type: 'number', min: 0, default: DEFAULT_CHECKPOINT_MINUTES, help: 'also checkpoint inside an epoch every this many minutes (0: at epoch ends and stops only)' },
   alignment: { type: 'bool', default: true, help: 'log per-layer alignment angles each epoch (rules with a feedback matrix)' },
   'log-every': { type: 'int', min: 1, default: 20, help: 'steps between metric read-backs (progress bar refresh)' },
   'grad-variance': { type: 'int', min: 0, default: 0, help: 'after training, the per-layer variance of the gradient over this many training batches (0: off)' },
@@ -78,7 +87,7 @@ export function trainConfig(f: FlagValues): TrainConfig & { cutout: number } {
     momentum: pick('momentum', 'momentum', d.momentum),
     nesterov: pick('nesterov', 'nesterov', d.nesterov),
     weightDecay: pick('weight-decay', 'weightDecay', d.weightDecay),
-    schedule: pick('schedule', 'schedule', d.schedule),
+    schedule: parseSchedule(pick('schedule', 'schedule', d.schedule)),
     minLr: pick('min-lr', 'minLr', d.minLr),
     milestones: pick('milestones', 'milestones', d.milestones),
     gamma: pick('gamma', 'gamma', d.gamma),
@@ -142,39 +151,58 @@ export async function trainCommand(argv: string[]): Promise<void> {
     console.log(helpText('train', summary, TRAIN_FLAGS));
     return;
   }
-  const f = parseFlags(argv, TRAIN_FLAGS, 'train');
+  let f = parseFlags(argv, TRAIN_FLAGS, 'train');
+  const given = givenFlags(argv, TRAIN_FLAGS);
+  if (f.resume !== undefined) f = await resumeFlags('train', f, given, RESUMABLE);
+  if (given.has('rule') && (f.genotype || f.arch || f.model === 'network' || f.model === 'nb201')) {
+    throw new UsageError(`bionas train: --rule sets the rule of every layer of a ResNet (--model resnet20|resnet56); a ${f.arch ? 'NAS-Bench-201 cell (--arch)' : 'genotype network'} ` +
+      'takes each edge\'s rule from its architecture, so --rule would be ignored: leave it out');
+  }
   const config = trainConfig(f);
   const seed = config.seed;
-  const rt = await initGpu();
-  console.log(`device: ${rt.info.description} (${rt.info.backend}, ${rt.info.featureLevel})`);
-  const { train: trainSet, test } = await loadData(f, seed);
-  const [trainPart, validPart] = holdOut(trainSet, f['valid-size'] as number, seed);
-  const description = await describeModel(f, trainSet);
-  const gen = new Generator(seed);
-  const model = buildModel(description, gen);
-  const runDir = (f.run as string | undefined) ?? defaultRunDir('train');
-  console.log(`model: ${description.model}${description.model.startsWith('resnet') ? ` (rule ${description.rule})` : ''}, ${(model.parameterCount() / 1e6).toFixed(3)}M parameters; ` +
-    `data: ${trainPart.count} train, ${validPart?.count ?? 0} valid, ${test.count} test (${trainSet.name}); run folder: ${runDir}`);
-  const loaders = {
-    train: new BatchLoader(trainPart, { batchSize: config.batchSize, shuffle: true, seed, dropLast: true, augment: { cropPadding: Math.round(trainPart.height / 8), flip: true, cutout: config.cutout } }),
-    valid: validPart ? new BatchLoader(validPart, { batchSize: 256 }) : null,
-  };
-  const result = await train(model, loaders, config, {
-    runDir, resume: !!f.resume, gen, logAlignment: !!f.alignment && ruleLayers(model).some((l) => l.rule.name !== 'bp' && l.rule.name !== 'dfa'),
-    describe: description as unknown as Record<string, unknown>,
-  });
-  if (result.stopped) return;
-  const t = await evaluate(model, new BatchLoader(test, { batchSize: 256 }));
-  console.log(`test: loss ${t.loss.toFixed(4)}, accuracy ${(100 * t.acc).toFixed(2)}% on ${t.count} images`);
-  let variance: VarianceReport | null = null;
-  const k = f['grad-variance'] as number;
-  if (k > 0) {
-    model.train();
-    variance = await gradientVariance(model, loaders.train.epoch(config.epochs), (logits, b) => crossEntropy(logits, b.y), k);
-    console.log(`gradient variance over ${variance.batches} batches: overall ${variance.overall.toExponential(3)}`);
-    for (const r of variance.perTensor) console.log(`  ${r.name.padEnd(40)} ${r.variance.toExponential(3)}`);
+  const runDir = (f.resume as string | undefined) ?? (f.run as string | undefined) ?? defaultRunDir('train');
+  const resume = f.resume !== undefined;
+  // The folder first: a path that cannot be made, a folder in use or one holding another run fail before the GPU starts.
+  const folder = await openRunFolder(runDir);
+  try {
+    if (!resume) await startFresh(folder, console.log);
+    const rt = await initGpu();
+    console.log(`device: ${rt.info.description} (${rt.info.backend}, ${rt.info.featureLevel})`);
+    const { train: trainSet, test } = await loadData(f, seed);
+    const [trainPart, validPart] = holdOut(trainSet, f['valid-size'] as number, seed);
+    const description = await describeModel(f, trainSet);
+    const gen = new Generator(seed);
+    const model = buildModel(description, gen);
+    console.log(`model: ${description.model}${description.model.startsWith('resnet') ? ` (rule ${description.rule})` : ''}, ${(model.parameterCount() / 1e6).toFixed(3)}M parameters; ` +
+      `data: ${trainPart.count} train, ${validPart?.count ?? 0} valid, ${test.count} test (${trainSet.name}); run folder: ${runDir}`);
+    const loaders = {
+      train: new BatchLoader(trainPart, { batchSize: config.batchSize, shuffle: true, seed, dropLast: true, augment: { cropPadding: Math.round(trainPart.height / 8), flip: true, cutout: config.cutout } }),
+      valid: validPart ? new BatchLoader(validPart, { batchSize: 256 }) : null,
+    };
+    const result = await train(model, loaders, config, {
+      folder, resume, gen, logAlignment: !!f.alignment && ruleLayers(model).some((l) => l.rule.name !== 'bp' && l.rule.name !== 'dfa'),
+      describe: description as unknown as Record<string, unknown>, checkpointMinutes: f['checkpoint-minutes'] as number,
+      invocation: { command: 'train', flags: f }, resumeHint: `bionas train --resume ${runDir}`,
+    });
+    if (result.stopped) {
+      if (result.signal) process.exitCode = SIGNAL_EXIT_CODES[result.signal];
+      model.dispose();
+      return;
+    }
+    const t = await evaluate(model, new BatchLoader(test, { batchSize: 256 }));
+    console.log(`test: loss ${t.loss.toFixed(4)}, accuracy ${(100 * t.acc).toFixed(2)}% on ${t.count} images`);
+    let variance: VarianceReport | null = null;
+    const k = f['grad-variance'] as number;
+    if (k > 0) {
+      model.train();
+      variance = await gradientVariance(model, loaders.train.epoch(config.epochs), (logits, b) => crossEntropy(logits, b.y), k);
+      console.log(`gradient variance over ${variance.batches} batches: overall ${variance.overall.toExponential(3)}`);
+      for (const r of variance.perTensor) console.log(`  ${r.name.padEnd(40)} ${r.variance.toExponential(3)}`);
+    }
+    const fs = await import('node:fs');
+    writeTextAtomic(fs, `${runDir}/summary.json`, JSON.stringify({ model: description, config, test: t, gradientVariance: variance, history: result.history.map(({ alignment, ...r }) => r) }, null, 1));
+    model.dispose();
+  } finally {
+    folder.release();
   }
-  const fs = await import('node:fs');
-  writeTextAtomic(fs, `${runDir}/summary.json`, JSON.stringify({ model: description, config, test: t, gradientVariance: variance, history: result.history.map(({ alignment, ...r }) => r) }, null, 1));
-  model.dispose();
 }

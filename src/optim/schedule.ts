@@ -1,7 +1,9 @@
 // Learning-rate schedules as pure functions of the epoch progress, so a resumed run computes
 // the same rate as an uninterrupted one. `t` is the fractional epoch (epoch + step/steps).
 
-export type ScheduleName = 'cosine' | 'step' | 'multistep' | 'linear' | 'constant';
+export const SCHEDULE_NAMES = ['cosine', 'step', 'multistep', 'linear', 'constant'] as const;
+
+export type ScheduleName = (typeof SCHEDULE_NAMES)[number];
 
 export interface ScheduleOptions {
   name: ScheduleName;
@@ -48,8 +50,8 @@ export function learningRate(o: ScheduleOptions, t: number): number {
   return lr;
 }
 
+/** A schedule name from a flag or a checkpoint's config, checked. */
 export function parseSchedule(name: string): ScheduleName {
-  const known: ScheduleName[] = ['cosine', 'step', 'multistep', 'linear', 'constant'];
-  if (!known.includes(name as ScheduleName)) throw new Error(`unknown schedule '${name}'; known: ${known.join(', ')}`);
+  if (!(SCHEDULE_NAMES as readonly string[]).includes(name)) throw new Error(`unknown schedule '${name}'; known: ${SCHEDULE_NAMES.join(', ')}`);
   return name as ScheduleName;
 }

@@ -62,3 +62,33 @@ export function deriveNb201(alpha: ArrayLike<number>, space: SearchSpace): Nb201
     return { ...space.pairs[k] };
   });
 }
+
+/**
+ * Whether the learning rule of an (op, rule) pair changes nothing at this stride: a
+ * skip_connect is the identity at stride 1 (no weights for a rule to act on), and
+ * FactorizedReduce, whose convs use the rule, only at stride 2.
+ * (Switch to isRuleArbitrary from src/models/operations.ts once it exists there.)
+ */
+export function ruleIsArbitrary(op: string, stride: number): boolean {
+  return op === 'skip_connect' && stride === 1;
+}
+
+/**
+ * One line per genotype edge whose rule label is arbitrary (see ruleIsArbitrary), when the
+ * space names a rule on skip_connect at all: in a normal cell every edge has stride 1, in a
+ * reduction cell those from its two inputs have stride 2.
+ */
+export function arbitraryRuleNotes(g: Genotype, space: SearchSpace): string[] {
+  const skips = space.pairs.filter((p) => p.op === 'skip_connect');
+  if (!skips.some((p) => p.rule !== 'bp') && skips.length < 2) return [];
+  const notes: string[] = [];
+  for (const cell of ['normal', 'reduce'] as const) {
+    g[cell].forEach((e, i) => {
+      const stride = cell === 'reduce' && e.input < 2 ? 2 : 1;
+      if (!ruleIsArbitrary(e.op, stride)) return;
+      notes.push(`${cell} cell, node ${Math.floor(i / 2) + 2} <- ${e.input}: skip_connect/${e.rule} at stride 1 is the identity, so its rule label is arbitrary` +
+        (skips.length > 1 ? ` (the space's ${skips.length} skip_connect pairs are the same op there)` : ''));
+    });
+  }
+  return notes;
+}

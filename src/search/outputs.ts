@@ -3,12 +3,11 @@
 
 import type { Supernet } from './supernet.js';
 import { pairName, type SearchSpace } from './space.js';
-import { deriveGenotype, deriveNb201, softmaxRows } from './derive.js';
+import { deriveGenotype, deriveNb201, softmaxRows, arbitraryRuleNotes } from './derive.js';
 import { cellSvg } from '../viz/cell.js';
 import { alphaHeatmapSvg } from '../viz/heatmap.js';
 import { nb201String, NB201_EDGES } from '../models/nb201.js';
 import type { Genotype } from '../models/genotype.js';
-import { writeTextAtomic } from '../nn/state.js';
 
 export interface AlphaSnapshot {
   epoch: number;
@@ -51,13 +50,19 @@ export function describeDerived(d: DerivedResult): string {
   return `normal: ${cell(d.genotype!.normal)} | reduce: ${cell(d.genotype!.reduce)}`;
 }
 
-/** Writes genotype.json, the cell drawings and the heat maps (atomically, file by file). */
-export async function writeSearchOutputs(dir: string, space: SearchSpace, derived: DerivedResult, history: AlphaSnapshot[], extra: Record<string, unknown>): Promise<void> {
-  const fs = await import('node:fs');
-  const path = await import('node:path');
-  const put = (name: string, text: string) => writeTextAtomic(fs, path.join(dir, name), text);
+/**
+ * Notes on the derived genotype a reader should see: a skip_connect picked where it is the
+ * identity, whose rule label is then arbitrary.
+ */
+export function derivedNotes(space: SearchSpace, derived: DerivedResult): string[] {
+  return derived.genotype ? arbitraryRuleNotes(derived.genotype, space) : [];
+}
+
+/** Writes genotype.json, the cell drawings and the heat maps through `put` (name, text: an atomic write). */
+export function writeSearchOutputs(put: (name: string, text: string) => void, space: SearchSpace, derived: DerivedResult, history: AlphaSnapshot[], extra: Record<string, unknown>): void {
+  const notes = derivedNotes(space, derived);
   const body = derived.genotype
-    ? { genotype: { name: `bionas-${space.name}`, ...derived.genotype }, space: space.name, ...extra }
+    ? { genotype: { name: `bionas-${space.name}`, ...derived.genotype }, space: space.name, ...extra, ...(notes.length ? { notes } : {}) }
     : { nb201: derived.nb201, space: space.name, ...extra };
   put('genotype.json', JSON.stringify(body, null, 1) + '\n');
   if (derived.genotype) {

@@ -10,7 +10,7 @@ import { countCorrect } from '../ops/loss.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { clearOutputError } from '../rules/dfa.js';
 
-export interface RunningSums {
+export interface StepSums {
   /** [1]: sum over images of the loss. */
   loss: Tensor;
   /** [1]: images classified right. */
@@ -19,7 +19,7 @@ export interface RunningSums {
 
 export function weightUpdate(
   loss: Tensor, logits: Tensor, labels: Tensor, params: Tensor[],
-  opt: { step(lr?: number): void; zeroGrad(): void }, lr: number, gradClip: number, sums: RunningSums,
+  opt: { step(lr?: number): void; zeroGrad(): void }, lr: number, gradClip: number, sums: StepSums,
 ): void {
   backward(loss);
   clearOutputError();

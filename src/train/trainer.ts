@@ -1,7 +1,7 @@
-// The training loop: epochs of SGD/Adam steps with a schedule, warm-up, gradient clipping,
-// label smoothing, an auxiliary head and drop path; evaluation each epoch; metrics as JSON
-// lines and an SVG of the curves; atomic checkpoints each epoch and when stopped by a
-// signal, from which --resume continues to the same result as an uninterrupted run.
+// The training loop's job: epochs of SGD/Adam steps with a schedule, warm-up, gradient
+// clipping, label smoothing, an auxiliary head and drop path; evaluation each epoch; metrics as
+// JSON lines and an SVG of the curves. The run loop (src/run/loop.ts) around it gives progress,
+// stop handling, atomic checkpoints and resume to the same result as an uninterrupted run.
 //
 // A step is recorded into one command encoder: the batch is built on the GPU, and loss and
 // accuracy accumulate in GPU tensors read back every `logEvery` steps, never inside a step.
@@ -14,14 +14,16 @@ import { crossEntropy, countCorrect } from '../ops/loss.js';
 import { SGD } from '../optim/sgd.js';
 import { Adam } from '../optim/adam.js';
 import { learningRate, type ScheduleName } from '../optim/schedule.js';
-import { Generator } from '../ops/random.js';
+import type { Generator as RandomGenerator } from '../ops/random.js';
 import type { Module } from '../nn/module.js';
 import { alignmentReport, type LayerAlignment } from '../analysis/alignment.js';
-import { BatchLoader } from '../data/loader.js';
-import { saveCheckpoint, loadCheckpoint, restoreOptimizer, type Optimizer } from './checkpoint.js';
-import { loadInto, writeTextAtomic } from '../nn/state.js';
-import { Progress, fmtTime } from './progress.js';
-import { StopRequest } from './stop.js';
+import type { Batch, BatchLoader } from '../data/loader.js';
+import { optimizerTensors, restoreOptimizer, type Optimizer } from '../run/checkpoint.js';
+import { loadInto, type SavedState } from '../run/state.js';
+import { fmtTime } from '../run/progress.js';
+import { runJob, type RunOptions } from '../run/loop.js';
+import { RunningSums, type CarriedSums } from '../run/sums.js';
+import type { Job, JobState, Phase, Position, RunContext } from '../run/job.js';
 import { weightUpdate } from './step.js';
 import { lineChart } from '../viz/chart.js';
 
@@ -74,20 +76,11 @@ export interface EpochRecord {
   alignment?: LayerAlignment[];
 }
 
-export interface TrainOptions {
-  /** Folder for checkpoint.bin, metrics.jsonl and curves.svg; none: nothing is written. */
-  runDir?: string;
-  /** Continue from runDir/checkpoint.bin when it exists. */
-  resume?: boolean;
+export interface TrainOptions extends Omit<RunOptions, 'describe'> {
   /** The model's generator (drop path, brSF redraws): its state is checkpointed. */
-  gen: Generator;
-  /** Stop (as a signal would) after this many steps of this run: tests of resume. */
-  stopAfterSteps?: number;
-  /** Aborting it stops the run at the next step, with a checkpoint (e.g. a page's stop button). */
-  signal?: AbortSignal;
+  gen: RandomGenerator;
   /** Log per-layer alignment angles each epoch (models with learning rules). */
   logAlignment?: boolean;
-  log?: (line: string) => void;
   /** Extra JSON saved in checkpoints (e.g. the model's description, to rebuild it). */
   describe?: Record<string, unknown>;
 }
@@ -95,6 +88,8 @@ export interface TrainOptions {
 export interface TrainResult {
   history: EpochRecord[];
   stopped: boolean;
+  /** The signal that stopped the run, if one did. */
+  signal: 'SIGINT' | 'SIGTERM' | null;
   final: EpochRecord | null;
 }
 
@@ -130,134 +125,137 @@ export async function evaluate(model: TrainableModel, loader: BatchLoader): Prom
   return { loss: l[0] / Math.max(1, count), acc: c[0] / Math.max(1, count), count };
 }
 
-export async function train(model: TrainableModel, data: { train: BatchLoader; valid?: BatchLoader | null }, c: TrainConfig, o: TrainOptions): Promise<TrainResult> {
-  const log = o.log ?? ((s: string) => console.log(s));
-  const params = model.parameters();
-  const opt = makeOptimizer(params, c);
-  const steps = data.train.length;
-  if (steps === 0) throw new Error(`training set of ${data.train.data.count} images gives no batch of ${c.batchSize}`);
-  const fs = o.runDir ? await import('node:fs') : null;
-  const path = o.runDir ? await import('node:path') : null;
-  const ckptPath = o.runDir ? path!.join(o.runDir, 'checkpoint.bin') : null;
-  if (o.runDir) fs!.mkdirSync(o.runDir, { recursive: true });
+/** Training as a run-loop job: one phase per epoch, a step per batch. */
+export class TrainJob implements Job {
+  readonly kind = 'train';
+  readonly resumable = ['epochs', 'logEvery'] as const;
+  readonly streams = ['metrics'] as const;
+  private readonly params: Tensor[];
+  private readonly opt: Optimizer;
+  private readonly steps: number;
+  private readonly sums = new RunningSums(['loss', 'correct']);
+  private lr = 0;
+  private batches: Generator<Batch> | null = null;
 
-  let epoch = 0, nextBatch = 0;
-  let history: EpochRecord[] = [];
-  // Running sums of a partly done epoch, so a resumed epoch reports what an uninterrupted one would.
-  let partial = { lossSum: 0, correct: 0, seen: 0 };
-  if (o.resume && ckptPath && fs!.existsSync(ckptPath)) {
-    const { saved, meta } = await loadCheckpoint(ckptPath);
-    loadInto(model.namedTensors().map(([n, t]) => [`model.${n}`, t]), saved, ckptPath);
-    restoreOptimizer(opt, saved, meta.optimizer);
-    o.gen.setState(meta.generators.model as never);
-    epoch = meta.epoch;
-    nextBatch = meta.nextBatch;
-    history = meta.history as EpochRecord[];
-    if (meta.partial) partial = meta.partial as typeof partial;
-    log(`resumed from ${ckptPath}: epoch ${epoch + 1}, batch ${nextBatch}`);
+  constructor(readonly model: TrainableModel, readonly data: { train: BatchLoader; valid?: BatchLoader | null },
+    readonly c: TrainConfig, readonly gen: RandomGenerator, readonly logAlignment = false) {
+    this.params = model.parameters();
+    this.opt = makeOptimizer(this.params, c);
+    this.steps = data.train.length;
+    if (this.steps === 0) throw new Error(`training set of ${data.train.data.count} images gives no batch of ${c.batchSize}`);
   }
 
-  const stop = new StopRequest(log, { signal: o.signal, afterSteps: o.stopAfterSteps });
+  get config(): Record<string, unknown> {
+    return { ...this.c };
+  }
+  get epochs(): number {
+    return this.c.epochs;
+  }
+  get logEvery(): number {
+    return this.c.logEvery;
+  }
 
-  const save = async (ep: number, batch: number, sums = { lossSum: 0, correct: 0, seen: 0 }) => {
-    if (!ckptPath) return;
-    await saveCheckpoint(ckptPath, model, opt, {
-      kind: 'train', epoch: ep, nextBatch: batch, config: c, generators: { model: o.gen.state() }, history, partial: sums, describe: o.describe ?? null,
+  phases(epoch: number): Phase[] {
+    return [{ name: 'train', steps: this.steps, label: `epoch ${epoch + 1}/${this.c.epochs}` }];
+  }
+
+  beginPhase(at: Position): void {
+    const c = this.c;
+    this.model.train();
+    if (this.model.dropPathProb !== undefined) this.model.dropPathProb = (c.dropPath * at.epoch) / c.epochs;
+    this.sums.begin();
+    this.batches = this.data.train.epoch(at.epoch, at.step);
+  }
+
+  step(at: Position): number {
+    const c = this.c;
+    const batch = this.batches!.next().value as Batch;
+    const schedule = { name: c.schedule, lr: c.lr, epochs: c.epochs, minLr: c.minLr, milestones: c.milestones, gamma: c.gamma, warmupEpochs: c.warmupEpochs };
+    const lr = (this.lr = learningRate(schedule, at.epoch + batch.index / this.steps));
+    scope(() => {
+      const model = this.model;
+      const { logits, aux } = model.forwardTrain ? model.forwardTrain(batch.x) : { logits: model.forward(batch.x), aux: null };
+      let loss = crossEntropy(logits, batch.y, { labelSmoothing: c.labelSmoothing });
+      if (aux && c.auxWeight > 0) loss = add(loss, scale(crossEntropy(aux, batch.y, { labelSmoothing: c.labelSmoothing }), c.auxWeight));
+      weightUpdate(loss, logits, batch.y, this.params, this.opt, lr, c.gradClip, this.sums.t);
     });
-  };
-
-  const lossSum = keep(Tensor.empty([1]));
-  const correct = keep(Tensor.empty([1]));
-  let stepsThisRun = 0;
-  let stopped = false;
-  try {
-    model.train();
-    for (; epoch < c.epochs; epoch++, nextBatch = 0) {
-      const schedule = { name: c.schedule, lr: c.lr, epochs: c.epochs, minLr: c.minLr, milestones: c.milestones, gamma: c.gamma, warmupEpochs: c.warmupEpochs };
-      if (model.dropPathProb !== undefined) model.dropPathProb = (c.dropPath * epoch) / c.epochs;
-      fillInPlace(lossSum, partial.lossSum);
-      fillInPlace(correct, partial.correct);
-      let seen = partial.seen;
-      partial = { lossSum: 0, correct: 0, seen: 0 };
-      const started = performance.now();
-      const seenAtStart = seen;
-      const bar = new Progress(steps, `epoch ${epoch + 1}/${c.epochs}`);
-      let shownLoss = NaN, shownAcc = NaN;
-      let lr = 0;
-      for (const batch of data.train.epoch(epoch, nextBatch)) {
-        lr = learningRate(schedule, epoch + batch.index / steps);
-        scope(() => {
-          const { logits, aux } = model.forwardTrain ? model.forwardTrain(batch.x) : { logits: model.forward(batch.x), aux: null };
-          let loss = crossEntropy(logits, batch.y, { labelSmoothing: c.labelSmoothing });
-          if (aux && c.auxWeight > 0) loss = add(loss, scale(crossEntropy(aux, batch.y, { labelSmoothing: c.labelSmoothing }), c.auxWeight));
-          weightUpdate(loss, logits, batch.y, params, opt, lr, c.gradClip, { loss: lossSum, correct });
-        });
-        seen += batch.x.shape[0];
-        batch.x.release();
-        batch.y.release();
-        stepsThisRun++;
-        const last = batch.index === steps - 1;
-        if ((batch.index + 1) % c.logEvery === 0 || last) {
-          const [l, a] = await Promise.all([lossSum.data(), correct.data()]);
-          shownLoss = l[0] / seen;
-          shownAcc = a[0] / seen;
-          const secs = (performance.now() - started) / 1000;
-          bar.update(batch.index + 1, { loss: shownLoss, acc: shownAcc, 'img/s': Math.round((seen - seenAtStart) / secs), lr });
-        }
-        if (stop.due(stepsThisRun) && !last) {
-          bar.done();
-          const [ls, cs] = await Promise.all([lossSum.data(), correct.data()]);
-          await save(epoch, batch.index + 1, { lossSum: ls[0], correct: cs[0], seen });
-          stopped = true;
-          log(`stopped at epoch ${epoch + 1}, batch ${batch.index + 1}/${steps}${ckptPath ? `; resume with --resume (${ckptPath})` : ''}`);
-          return { history, stopped, final: history[history.length - 1] ?? null };
-        }
-      }
-      bar.done();
-      const [l, a] = await Promise.all([lossSum.data(), correct.data()]);
-      const seconds = (performance.now() - started) / 1000;
-      const record: EpochRecord = {
-        epoch: epoch + 1, lr, trainLoss: l[0] / Math.max(1, seen), trainAcc: a[0] / Math.max(1, seen),
-        validLoss: null, validAcc: null, imagesPerSec: (seen - seenAtStart) / seconds, seconds,
-      };
-      if (data.valid) {
-        const v = await evaluate(model, data.valid);
-        record.validLoss = v.loss;
-        record.validAcc = v.acc;
-      }
-      if (o.logAlignment) record.alignment = await alignmentReport(model);
-      history.push(record);
-      const eta = ((c.epochs - epoch - 1) * seconds);
-      log(`epoch ${record.epoch}/${c.epochs}  lr ${lr.toPrecision(3)}  train loss ${record.trainLoss.toFixed(4)} acc ${(100 * record.trainAcc).toFixed(2)}%` +
-        (record.validAcc !== null ? `  valid loss ${record.validLoss!.toFixed(4)} acc ${(100 * record.validAcc).toFixed(2)}%` : '') +
-        `  ${Math.round(record.imagesPerSec)} img/s  ${fmtTime(seconds)}  eta ${fmtTime(eta)}`);
-      if (record.alignment?.some((r) => Number.isFinite(r.weightAngle))) {
-        log('  alignment (deg, B vs W | rule grad vs exact): ' + record.alignment
-          .filter((r) => Number.isFinite(r.weightAngle))
-          .map((r) => `${r.layer}:${r.weightAngle.toFixed(1)}|${Number.isFinite(r.gradientAngle) ? r.gradientAngle.toFixed(1) : '-'}`).join(' '));
-      }
-      if (o.runDir) {
-        fs!.appendFileSync(path!.join(o.runDir, 'metrics.jsonl'), JSON.stringify(record) + '\n');
-        writeCurves(path!.join(o.runDir, 'curves.svg'), history, fs!);
-      }
-      await save(epoch + 1, 0);
-      if (stop.due(stepsThisRun) && epoch + 1 < c.epochs) {
-        stopped = true;
-        log(`stopped after epoch ${epoch + 1}; resume with --resume`);
-        return { history, stopped, final: record };
-      }
-    }
-  } finally {
-    stop.dispose();
-    lossSum.release();
-    correct.release();
-    opt.zeroGrad();
-    opt.dispose();
+    const n = batch.x.shape[0];
+    this.sums.seen += n;
+    batch.x.release();
+    batch.y.release();
+    return n;
   }
-  return { history, stopped, final: history[history.length - 1] ?? null };
+
+  async metrics(): Promise<Record<string, number>> {
+    const v = await this.sums.values();
+    return { loss: this.sums.mean(v, 'loss'), acc: this.sums.mean(v, 'correct'), lr: this.lr };
+  }
+
+  endPhase(): void {
+    this.batches?.return(undefined);
+    this.batches = null;
+  }
+
+  async endEpoch(epoch: number, ctx: RunContext): Promise<void> {
+    const c = this.c;
+    const v = await this.sums.values();
+    const { seconds, imagesPerSec } = this.sums.timing();
+    const record: EpochRecord = {
+      epoch: epoch + 1, lr: this.lr, trainLoss: this.sums.mean(v, 'loss'), trainAcc: this.sums.mean(v, 'correct'),
+      validLoss: null, validAcc: null, imagesPerSec, seconds,
+    };
+    if (this.data.valid) {
+      const v = await evaluate(this.model, this.data.valid);
+      record.validLoss = v.loss;
+      record.validAcc = v.acc;
+    }
+    if (this.logAlignment) record.alignment = await alignmentReport(this.model);
+    const eta = (c.epochs - epoch - 1) * seconds;
+    ctx.log(`epoch ${record.epoch}/${c.epochs}  lr ${this.lr.toPrecision(3)}  train loss ${record.trainLoss.toFixed(4)} acc ${(100 * record.trainAcc).toFixed(2)}%` +
+      (record.validAcc !== null ? `  valid loss ${record.validLoss!.toFixed(4)} acc ${(100 * record.validAcc).toFixed(2)}%` : '') +
+      `  ${Math.round(record.imagesPerSec)} img/s  ${fmtTime(seconds)}  eta ${fmtTime(eta)}`);
+    if (record.alignment?.some((r) => Number.isFinite(r.weightAngle))) {
+      ctx.log('  alignment (deg, B vs W | rule grad vs exact): ' + record.alignment
+        .filter((r) => Number.isFinite(r.weightAngle))
+        .map((r) => `${r.layer}:${r.weightAngle.toFixed(1)}|${Number.isFinite(r.gradientAngle) ? r.gradientAngle.toFixed(1) : '-'}`).join(' '));
+    }
+    ctx.record('metrics', record as unknown as Record<string, unknown>);
+    if (ctx.runDir) ctx.writeText('curves.svg', curvesSvg(ctx.history<EpochRecord>('metrics')));
+  }
+
+  async state(at: Position): Promise<JobState> {
+    const o = optimizerTensors(this.opt);
+    return {
+      tensors: [...this.model.namedTensors().map(([n, t]) => [`model.${n}`, t] as [string, Tensor]), ...o.tensors],
+      meta: { optimizer: o.meta, generators: { model: this.gen.state() }, sums: await this.sums.carry(at.step) },
+    };
+  }
+
+  restore(saved: SavedState, meta: Record<string, unknown>): void {
+    loadInto(this.model.namedTensors().map(([n, t]) => [`model.${n}`, t]), saved, 'checkpoint');
+    restoreOptimizer(this.opt, saved, meta.optimizer as Record<string, unknown>);
+    this.gen.setState((meta.generators as { model: never }).model);
+    this.sums.restore(meta.sums as CarriedSums | null);
+  }
+
+  close(): void {
+    this.endPhase();
+    this.sums.release();
+    this.opt.zeroGrad();
+    this.opt.dispose();
+  }
 }
 
-export function writeCurves(file: string, history: EpochRecord[], fs: typeof import('node:fs')): void {
+export async function train(model: TrainableModel, data: { train: BatchLoader; valid?: BatchLoader | null }, c: TrainConfig, o: TrainOptions): Promise<TrainResult> {
+  const job = new TrainJob(model, data, c, o.gen, o.logAlignment);
+  const r = await runJob(job, o);
+  const history = r.history<EpochRecord>('metrics');
+  return { history, stopped: r.stopped, signal: r.signal, final: history[history.length - 1] ?? null };
+}
+
+
+/** Loss and accuracy per epoch, two charts stacked in one SVG. */
+export function curvesSvg(history: EpochRecord[]): string {
   const pts = (f: (r: EpochRecord) => number | null) => history.filter((r) => f(r) !== null).map((r) => [r.epoch, f(r)!] as [number, number]);
   const loss = lineChart([
     { name: 'train loss', points: pts((r) => r.trainLoss) },
@@ -267,7 +265,5 @@ export function writeCurves(file: string, history: EpochRecord[], fs: typeof imp
     { name: 'train acc', points: pts((r) => 100 * r.trainAcc) },
     { name: 'valid acc', points: pts((r) => (r.validAcc === null ? null : 100 * r.validAcc)) },
   ], { title: 'Accuracy', xLabel: 'epoch', yLabel: '%', height: 300 });
-  // Two charts stacked in one file.
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="600">\n<g>${loss}</g>\n<g transform="translate(0 300)">${acc}</g>\n</svg>`;
-  writeTextAtomic(fs, file, svg);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="600">\n<g>${loss}</g>\n<g transform="translate(0 300)">${acc}</g>\n</svg>`;
 }

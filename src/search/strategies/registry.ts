@@ -1,0 +1,29 @@
+// The search strategies bionas knows, by --method name. A strategy registers itself when its
+// module is imported (./index.ts imports the built-in ones); a test or a plug-in registers its
+// own the same way, and the run loop, the CLI's --method and its help pick it up.
+
+import type { SearchConfig, SearchStrategy } from './strategy.js';
+
+const strategies = new Map<string, SearchStrategy>();
+
+export function registerStrategy<C extends SearchConfig>(s: SearchStrategy<C>): SearchStrategy<C> {
+  if (!/^[a-z][a-z0-9-]*$/.test(s.name)) throw new Error(`search strategy name '${s.name}': lower-case letters, digits and '-' only`);
+  const known = strategies.get(s.name);
+  if (known && known !== (s as unknown as SearchStrategy)) throw new Error(`search strategy '${s.name}' is registered already`);
+  strategies.set(s.name, s as unknown as SearchStrategy);
+  return s;
+}
+
+export function getStrategy(name: string): SearchStrategy {
+  const s = strategies.get(name);
+  if (!s) throw new Error(`unknown search strategy '${name}'; known: ${strategyNames().join(', ')}`);
+  return s;
+}
+
+export function strategyNames(): string[] {
+  return [...strategies.keys()];
+}
+
+export function allStrategies(): SearchStrategy[] {
+  return [...strategies.values()];
+}

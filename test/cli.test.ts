@@ -22,7 +22,7 @@ describe('bionas command line', () => {
     expect(help.out).toMatch(/--rule <bp\|fa\|dfa\|usf\|brsf\|frsf>\n\s+learning rule .*\(default: bp\)/);
     const bad = run(['train', '--rule', 'hebb']);
     expect(bad.code).toBe(2);
-    expect(bad.out).toMatch(/--rule hebb: must be one of bp, fa, dfa, usf, brsf, frsf/);
+    expect(bad.out).toMatch(/--rule must be one of bp, fa, dfa, usf, brsf, frsf \(got 'hebb'\)/);
     const unknown = run(['train', '--epoch', '3']);
     expect(unknown.out).toMatch(/unknown flag --epoch \(did you mean --epochs\?\)/);
     const noData = run(['train', '--dataset', 'cifar10']);

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, existsSync, writeFileSync, mkdirSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeState } from '../src/nn/state.js';
@@ -182,4 +182,28 @@ describe('first contact: a quiet start, strict flags', () => {
     expect(r.code, r.out).toBe(1);
     expect(r.out).toContain(`${file}: refusing to evaluate: 1 model tensor(s) hold NaN or Inf: 'model.fc.weight': 1 NaN, 1 Inf of 3 (first at index 1)`);
   });
+});
+
+describe('scripts/setup.sh', () => {
+  it('stops with what a maintainer must run when package-lock.json is out of sync, and writes no lock file', () => {
+    // A project whose package.json needs a local package its lock file lacks: npm ci sees the
+    // mismatch without the registry (npm_config_offline), in under a second.
+    const dir = mkdtempSync(join(tmpdir(), 'bionas-setup-'));
+    mkdirSync(join(dir, 'scripts'));
+    mkdirSync(join(dir, 'local'));
+    copyFileSync('scripts/setup.sh', join(dir, 'scripts/setup.sh'));
+    writeFileSync(join(dir, 'local/package.json'), JSON.stringify({ name: 'local', version: '1.0.0' }));
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'x', version: '1.0.0', dependencies: { local: 'file:./local' } }));
+    const lock = JSON.stringify({ name: 'x', version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name: 'x', version: '1.0.0' } } });
+    writeFileSync(join(dir, 'package-lock.json'), lock);
+    const r = spawnSync('bash', [join(dir, 'scripts/setup.sh')], {
+      encoding: 'utf8', env: { ...process.env, npm_config_offline: 'true', npm_config_update_notifier: 'false' },
+    });
+    expect(r.status, r.stdout + r.stderr).toBe(1);
+    expect(r.stderr).toContain('bionas setup: npm ci refused: package-lock.json does not match package.json.');
+    expect(r.stderr).toContain('Missing: local@1.0.0 from lock file');
+    expect(r.stderr).toContain('npm install --package-lock-only');
+    expect(readFileSync(join(dir, 'package-lock.json'), 'utf8')).toBe(lock);
+    expect(existsSync(join(dir, 'node_modules'))).toBe(false);
+  }, 60_000);
 });

@@ -17,7 +17,8 @@ const common = {
 const node = { ...common, platform: 'node', external: ['webgpu'], banner: { js: '#!/usr/bin/env node' } };
 
 await Promise.all([
-  build({ ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/bionas.mjs' }),
+  // src/cli/bin.ts runs src/cli/main.ts, in a child whose native stderr it filters (Dawn's notices).
+  build({ ...node, entryPoints: ['src/cli/bin.ts'], outfile: 'dist/bionas.mjs' }),
   // The benchmarks bundle tfjs (devDependencies), whose CommonJS Node builds call require():
   // an ESM bundle has no require, so the banner makes one.
   build({

@@ -8,12 +8,30 @@ browser=0
 [ "${1:-}" = "--browser" ] && browser=1
 
 if [ ! -d node_modules/webgpu ] || [ ! -d node_modules/vitest ]; then
-  # npm ci reproduces the lock file exactly; fall back to npm install if the lock cannot be used.
-  if [ -f package-lock.json ] && npm ci --no-audit --no-fund >/tmp/bionas-npm-ci.log 2>&1; then
-    echo "bionas setup: npm packages installed from package-lock.json"
+  # npm ci installs exactly what package-lock.json says and never writes it. npm install is not
+  # a fallback: it would rewrite the lock file and leave the clone modified.
+  if [ ! -f package-lock.json ]; then
+    echo "bionas setup: package-lock.json is missing; restore it (git checkout package-lock.json)" >&2
+    exit 1
+  fi
+  log=$(mktemp "${TMPDIR:-/tmp}/bionas-npm-ci.XXXXXX")
+  echo "bionas setup: installing npm packages from package-lock.json (npm ci)"
+  if npm ci --no-audit --no-fund >"$log" 2>&1; then
+    rm -f "$log"
+  elif grep -q "in sync" "$log"; then
+    {
+      echo "bionas setup: npm ci refused: package-lock.json does not match package.json."
+      grep -E "^npm error (Missing|Invalid):" "$log" | sed 's/^npm error /  /' | sort -u || true
+      echo "  The repository's lock file is out of date; this is not a problem of this machine."
+      echo "  A maintainer fixes it once:  npm install --package-lock-only   then commits package-lock.json."
+      echo "  (setup does not run npm install itself: that would rewrite package-lock.json here.)"
+      echo "  npm's full output: $log"
+    } >&2
+    exit 1
   else
-    [ -f package-lock.json ] && echo "bionas setup: npm ci could not use the lock file (see /tmp/bionas-npm-ci.log); running npm install"
-    npm install --no-audit --no-fund
+    echo "bionas setup: npm ci failed; its last lines (all of it in $log):" >&2
+    tail -n 15 "$log" | sed 's/^/  /' >&2
+    exit 1
   fi
 fi
 

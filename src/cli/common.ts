@@ -16,6 +16,11 @@ export const DATA_FLAGS: FlagTable = {
   'image-size': { type: 'int', min: 8, help: 'synthetic data: image side in pixels (default 32; search --preset tiny: 16)' },
 };
 
+/** The synthetic set is RGB bytes, generated in memory at once. */
+const SYNTHETIC_CHANNELS = 3;
+/** 2 GiB of synthetic images: the default 32x32 set at --synthetic-size's ceiling fits (SIZE_LIMITS). */
+export const MAX_SYNTHETIC_BYTES = 2 * 2 ** 30;
+
 export interface LoadedData {
   train: ImageDataset;
   test: ImageDataset;
@@ -31,8 +36,15 @@ export async function loadData(f: FlagValues, seed: number): Promise<LoadedData>
   let train: ImageDataset, test: ImageDataset;
   if (name === 'synthetic') {
     const n = f['synthetic-size'] as number;
+    const size = (f['image-size'] as number | undefined) ?? 32;
+    const count = n + Math.max(10, Math.floor(n / 4));
+    const bytes = count * SYNTHETIC_CHANNELS * size * size;
+    if (bytes > MAX_SYNTHETIC_BYTES) {
+      throw new UsageError(`--synthetic-size ${n} with --image-size ${size} needs ${(bytes / 2 ** 30).toFixed(1)} GiB of images (with the test quarter); ` +
+        `at most ${MAX_SYNTHETIC_BYTES / 2 ** 30} GiB: lower one of them`);
+    }
     // One draw, cut in two: the test images share the class patterns but not the noise or shifts.
-    const all = syntheticDataset({ count: n + Math.max(10, Math.floor(n / 4)), seed, size: (f['image-size'] as number | undefined) ?? 32 });
+    const all = syntheticDataset({ count, seed, size });
     train = subset(all, Array.from({ length: n }, (_, i) => i), `${all.name}-train`);
     test = subset(all, Array.from({ length: all.count - n }, (_, i) => n + i), `${all.name}-test`);
   } else {

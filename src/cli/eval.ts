@@ -6,6 +6,7 @@ import { Generator } from '../ops/random.js';
 import { BatchLoader } from '../data/loader.js';
 import { loadCheckpoint } from '../run/checkpoint.js';
 import { loadInto } from '../run/state.js';
+import type { SavedState } from '../run/state.js';
 import { evaluate } from '../train/trainer.js';
 import { parseGenotype } from '../models/genotype.js';
 import { parseFlags, helpText, UsageError, type FlagTable } from './flags.js';
@@ -26,8 +27,14 @@ export async function evalCommand(argv: string[]): Promise<void> {
   }
   const f = parseFlags(argv, EVAL_FLAGS, 'eval');
   if (!f.checkpoint) throw new UsageError('bionas eval: --checkpoint FILE is required');
-  await initGpu();
   const { saved, meta } = await loadCheckpoint(f.checkpoint as string);
+  // A diverged run checkpoints its NaNs faithfully; its "accuracy" would be that of a constant.
+  const broken = nonFiniteTensors(saved, 'model.');
+  if (broken.length) {
+    throw new Error(`${f.checkpoint}: refusing to evaluate: ${broken.length} model tensor(s) hold NaN or Inf: ` +
+      `${broken.slice(0, 5).join('; ')}${broken.length > 5 ? `; and ${broken.length - 5} more` : ''} (the run diverged; evaluate an earlier checkpoint or retrain)`);
+  }
+  await initGpu();
   const d = meta.describe as ModelDescription | undefined;
   if (!d || !d.model) throw new Error(`${f.checkpoint}: the checkpoint does not describe its model (written by an older bionas?)`);
   if (d.genotype) d.genotype = parseGenotype(d.genotype, `${f.checkpoint} (genotype)`);
@@ -38,4 +45,22 @@ export async function evalCommand(argv: string[]): Promise<void> {
   const r = await evaluate(model, new BatchLoader(test, { batchSize: f.batch as number }));
   console.log(`${f.checkpoint}: ${d.model}${d.model.startsWith('resnet') ? ` (${d.rule})` : ''} after ${meta.epoch} epochs: test loss ${r.loss.toFixed(4)}, accuracy ${(100 * r.acc).toFixed(2)}% on ${r.count} images (${test.name})`);
   model.dispose();
+}
+
+/** 'name: 3 NaN, 1 Inf (first at index 17)' for each float tensor under `prefix` that is not all finite. */
+export function nonFiniteTensors(saved: SavedState, prefix: string): string[] {
+  const found: string[] = [];
+  for (const [name, t] of saved.tensors) {
+    if (!name.startsWith(prefix) || !(t.data instanceof Float32Array)) continue;
+    let nan = 0, inf = 0, first = -1;
+    for (let i = 0; i < t.data.length; i++) {
+      const v = t.data[i];
+      if (Number.isFinite(v)) continue;
+      if (Number.isNaN(v)) nan++;
+      else inf++;
+      if (first < 0) first = i;
+    }
+    if (first >= 0) found.push(`'${name}': ${[nan ? `${nan} NaN` : '', inf ? `${inf} Inf` : ''].filter(Boolean).join(', ')} of ${t.data.length} (first at index ${first})`);
+  }
+  return found;
 }

@@ -1,6 +1,7 @@
 // `bionas search`: finds a cell in which every edge has an operation and a learning rule, with
 // any registered search strategy (--method; src/search/strategies/).
 
+import { deviceLine } from '../gpu/device.js';
 import { initGpu } from '../gpu/runtime.js';
 import { Generator } from '../ops/random.js';
 import { BatchLoader } from '../data/loader.js';
@@ -155,7 +156,7 @@ async function memoryTable(f: FlagValues, config: Parameters<typeof measureSearc
 async function prepare(f: FlagValues, C: number, layers: number, batchSize: number, steps: number) {
   const seed = f.seed as number;
   const rt = await initGpu();
-  console.log(`device: ${rt.info.description} (${rt.info.backend}, ${rt.info.featureLevel})`);
+  console.log(`device: ${deviceLine(rt.info)}`);
   const space = await loadSpace(f.space as string);
   const { train: all } = await loadData(f, seed);
   const [weightsHalf, archHalf] = split(all, Math.floor(all.count / 2), seed);

@@ -1,6 +1,7 @@
 // `bionas train`: trains a ResNet baseline with one learning rule, a network from a genotype,
 // or a NAS-Bench-201 cell; evaluates on the test set; checkpoints and resumes.
 
+import { deviceLine } from '../gpu/device.js';
 import { initGpu } from '../gpu/runtime.js';
 import { Generator } from '../ops/random.js';
 import { BatchLoader } from '../data/loader.js';
@@ -167,7 +168,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   try {
     if (!resume) await startFresh(folder, console.log);
     const rt = await initGpu();
-    console.log(`device: ${rt.info.description} (${rt.info.backend}, ${rt.info.featureLevel})`);
+    console.log(`device: ${deviceLine(rt.info)}`);
     const { train: trainSet, test } = await loadData(f, seed);
     const [trainPart, validPart] = holdOut(trainSet, f['valid-size'] as number, seed);
     const description = await describeModel(f, trainSet);

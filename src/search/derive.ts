@@ -6,6 +6,7 @@
 import type { Genotype, GenotypeEdge } from '../models/genotype.js';
 import type { Nb201Genotype } from '../models/nb201.js';
 import type { SearchSpace } from './space.js';
+import { isRuleArbitrary } from '../models/operations.js';
 
 export function softmaxRows(alpha: ArrayLike<number>, rows: number, cols: number): Float64Array {
   const out = new Float64Array(rows * cols);
@@ -64,17 +65,7 @@ export function deriveNb201(alpha: ArrayLike<number>, space: SearchSpace): Nb201
 }
 
 /**
- * Whether the learning rule of an (op, rule) pair changes nothing at this stride: a
- * skip_connect is the identity at stride 1 (no weights for a rule to act on), and
- * FactorizedReduce, whose convs use the rule, only at stride 2.
- * (Switch to isRuleArbitrary from src/models/operations.ts once it exists there.)
- */
-export function ruleIsArbitrary(op: string, stride: number): boolean {
-  return op === 'skip_connect' && stride === 1;
-}
-
-/**
- * One line per genotype edge whose rule label is arbitrary (see ruleIsArbitrary), when the
+ * One line per genotype edge whose rule label is arbitrary (isRuleArbitrary in the op catalogue), when the
  * space names a rule on skip_connect at all: in a normal cell every edge has stride 1, in a
  * reduction cell those from its two inputs have stride 2.
  */
@@ -85,7 +76,7 @@ export function arbitraryRuleNotes(g: Genotype, space: SearchSpace): string[] {
   for (const cell of ['normal', 'reduce'] as const) {
     g[cell].forEach((e, i) => {
       const stride = cell === 'reduce' && e.input < 2 ? 2 : 1;
-      if (!ruleIsArbitrary(e.op, stride)) return;
+      if (e.op !== 'skip_connect' || !isRuleArbitrary(e.op, stride)) return;
       notes.push(`${cell} cell, node ${Math.floor(i / 2) + 2} <- ${e.input}: skip_connect/${e.rule} at stride 1 is the identity, so its rule label is arbitrary` +
         (skips.length > 1 ? ` (the space's ${skips.length} skip_connect pairs are the same op there)` : ''));
     });

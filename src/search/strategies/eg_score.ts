@@ -7,7 +7,7 @@
 import { Tensor, scope } from '../../tensor.js';
 import { noGrad } from '../../autograd.js';
 import { concat, slice } from '../../ops/concat.js';
-import { withBatchGroups } from '../../ops/batchnorm.js';
+import { scoring } from '../../context.js';
 import { crossEntropy, countCorrect } from '../../ops/loss.js';
 import type { Batch } from '../../data/loader.js';
 import type { Supernet } from '../supernet.js';
@@ -27,12 +27,12 @@ function populationAlphas(model: Supernet, xs: ArrayLike<number>[]): Tensor[] {
 
 /**
  * The one place a candidate pass runs the supernet: logits of x (G copies of a batch) under
- * population alphas.
- * scoring context: switch to scoring() from src/context.ts (eval mode, batch statistics per
- * batch group, no Hebbian update, no BN running-stat update, no brSF redraw) once it exists.
+ * population alphas, in the scoring context (evaluation mode with batch statistics per batch
+ * group: no Hebbian update, no BN running-statistic update, no brSF redraw), so scoring the same
+ * candidate twice gives the same numbers and leaves the supernet as it was.
  */
 function scoringForward(model: Supernet, x: Tensor, alphas: Tensor[], groups: number): Tensor {
-  return noGrad(() => withBatchGroups(groups, () => model.forward(x, alphas)));
+  return scoring(groups, () => model.forward(x, alphas));
 }
 
 /** [loss_0, correct_0, loss_1, ...] of G candidates on batch b, in one pass of the supernet. */

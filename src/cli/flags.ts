@@ -6,21 +6,9 @@
 // every message names the flag. Number('') is 0 and Number('0x10') is 16, so Number alone
 // would turn typos into silent settings.
 
-export type FlagType = 'string' | 'int' | 'number' | 'bool' | 'list';
-
-export interface FlagSpec {
-  type: FlagType;
-  default?: string | number | boolean | number[];
-  help: string;
-  /** Allowed values of a string flag. */
-  choices?: readonly string[];
-  min?: number;
-  /** Largest value of an int or number flag; sizes default to SIZE_LIMITS by name. */
-  max?: number;
-}
-
-export type FlagTable = Record<string, FlagSpec>;
-export type FlagValues = Record<string, string | number | boolean | number[] | undefined>;
+// The flag types live below every layer that declares flags (search strategies do).
+import type { FlagSpec, FlagTable, FlagValues } from '../options.js';
+export type { FlagType, FlagSpec, FlagTable, FlagValues } from '../options.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';

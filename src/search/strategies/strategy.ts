@@ -11,7 +11,7 @@ import type { Generator } from '../../ops/random.js';
 import type { BatchLoader } from '../../data/loader.js';
 import type { SavedState } from '../../run/state.js';
 import type { Job, JobState, Position, RunContext } from '../../run/job.js';
-import type { FlagTable, FlagValues } from '../../cli/flags.js';
+import type { FlagTable, FlagValues } from '../../options.js';
 import type { Supernet } from '../supernet.js';
 
 /** The two halves a search reads: weights are trained on `train`, the architecture judged on `valid`. */

@@ -11,6 +11,8 @@
 //   - The best candidate moves the alphas: alpha <- alpha + eta d_t, d_t = momentum d_{t-1} + d,
 //     d the softmax of the best candidate's normalised rows.
 
+import { softmaxRows } from '../derive.js';
+
 /** EG-NAS' weight of the similarity term. */
 export const EG_DIVERSITY_WEIGHT = 0.4;
 
@@ -34,17 +36,9 @@ export function normaliseRows(x: ArrayLike<number>, cols: number): Float64Array 
   return out;
 }
 
-/** Softmax of each row of `cols` values. */
+/** Softmax of each row of `cols` values (derive.ts's softmaxRows, rows taken from the length). */
 export function rowSoftmax(x: ArrayLike<number>, cols: number): Float64Array {
-  const out = new Float64Array(x.length);
-  for (let r = 0; r < x.length / cols; r++) {
-    let max = -Infinity;
-    for (let c = 0; c < cols; c++) max = Math.max(max, x[r * cols + c]);
-    let sum = 0;
-    for (let c = 0; c < cols; c++) sum += out[r * cols + c] = Math.exp(x[r * cols + c] - max);
-    for (let c = 0; c < cols; c++) out[r * cols + c] /= sum;
-  }
-  return out;
+  return softmaxRows(x, x.length / cols, cols);
 }
 
 /** The op weights the supernet uses for a candidate: softmax of its normalised rows. */

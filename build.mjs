@@ -1,4 +1,4 @@
-// Builds, from the same sources: the Node CLI (dist/bionas.mjs), the benchmarks
+// Builds, from the same sources: the Node CLI (dist/bionas.mjs, and its stderr filter), the benchmarks
 // (dist/bench.mjs) and the browser ESM bundle of the engine (dist/bionas.browser.mjs).
 // WGSL files are inlined as strings in every bundle.
 import { build } from 'esbuild';
@@ -19,6 +19,8 @@ const node = { ...common, platform: 'node', external: ['webgpu'], banner: { js: 
 await Promise.all([
   // src/cli/bin.ts runs src/cli/main.ts, in a child whose native stderr it filters (Dawn's notices).
   build({ ...node, entryPoints: ['src/cli/bin.ts'], outfile: 'dist/bionas.mjs' }),
+  // The same filter for npm test's stderr (scripts/test.sh).
+  build({ ...node, entryPoints: ['src/cli/filter_dawn.ts'], outfile: 'dist/filter-dawn.mjs' }),
   // The benchmarks bundle tfjs (devDependencies), whose CommonJS Node builds call require():
   // an ESM bundle has no require, so the banner makes one.
   build({

@@ -1,5 +1,6 @@
 // The built-in search strategies, registered on import; see ./strategy.ts for the interface.
-export { registerStrategy, getStrategy, strategyNames, allStrategies } from './registry.js';
-export type { SearchStrategy, SearchMethod, SearchConfig, SearchData, StrategyContext, StrategyPreset, SupernetShape } from './strategy.js';
+export { registerStrategy, getStrategy, strategyNames, allStrategies, registerTableStrategy, getTableStrategy, tableStrategyNames } from './registry.js';
+export type { SearchStrategy, SearchMethod, SearchConfig, SearchData, StrategyContext, StrategyPreset, SupernetShape, TableOracle, TableStrategy } from './strategy.js';
 export { DARTS_STRATEGY, runDartsSearch, type SearchEpoch } from './darts.js';
 export { EG_STRATEGY, EG_SEARCH, runEgSearch, type EgConfig, type EgEpoch, type EgResult, type GenerationRecord } from './eg.js';
+export { RANDOM_SEARCH, REGULARIZED_EVOLUTION, LOCAL_SEARCH, CMAES_TABLE_SEARCH, BudgetSpent } from './table.js';

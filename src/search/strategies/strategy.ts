@@ -85,3 +85,29 @@ export interface SearchStrategy<C extends SearchConfig = SearchConfig> {
   describe(c: C): string;
   create(ctx: StrategyContext<C>): SearchMethod;
 }
+
+/**
+ * A tabular benchmark as a search sees it: a cell is one op index per edge, and each query
+ * returns the cell's accuracy under the run's signal and charges the run's query budget
+ * (src/benchmarks/nb201/oracle.ts). When the budget is spent, query() throws BudgetSpent and
+ * the search ends there; a strategy may simply loop for ever.
+ */
+export interface TableOracle {
+  readonly edges: number;
+  readonly opsPerEdge: number;
+  /** Queries charged so far (distinct classes of cells). */
+  readonly charged: number;
+  query(ops: readonly number[]): number;
+}
+
+/** A strategy that searches a table of trained cells (NAS-Bench-201) instead of a supernet. */
+export interface TableStrategy {
+  /** The --strategy value of `bionas benchmark`. */
+  readonly name: string;
+  readonly title: string;
+  readonly help: string;
+  /** Its own flags (with defaults); `bionas benchmark` accepts them. */
+  readonly flags?: FlagTable;
+  /** Searches until the oracle's budget is spent; `rng` is uniform on [0, 1), seeded per run. */
+  searchTable(bench: TableOracle, flags: FlagValues, rng: () => number): void;
+}

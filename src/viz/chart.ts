@@ -3,6 +3,8 @@
 export interface Series {
   name: string;
   points: [number, number][];
+  /** A shaded band drawn under the line: [x, low, high] (e.g. mean +- std). */
+  band?: [number, number, number][];
 }
 
 export interface ChartOptions {
@@ -30,7 +32,7 @@ function niceTicks(lo: number, hi: number, count = 5): number[] {
 export function lineChart(series: Series[], o: ChartOptions): string {
   const W = o.width ?? 640, H = o.height ?? 360;
   const m = { left: 64, right: 150, top: 36, bottom: 48 };
-  const all = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+  const all = series.flatMap((s) => [...s.points, ...(s.band ?? []).flatMap(([x, lo, hi]): [number, number][] => [[x, lo], [x, hi]])]).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
   const xs = all.map((p) => p[0]), ys = all.map((p) => p[1]);
   let [x0, x1] = [Math.min(...xs, 0), Math.max(...xs, 1)];
   let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
@@ -56,6 +58,11 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length];
     const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+    const band = (s.band ?? []).filter((b) => b.every(Number.isFinite));
+    if (band.length > 1) {
+      const outline = [...band.map(([x, , hi]) => [x, hi]), ...band.reverse().map(([x, lo]) => [x, lo])];
+      parts.push(`<polygon fill="${color}" fill-opacity="0.15" stroke="none" points="${outline.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ')}"/>`);
+    }
     if (pts.length) {
       parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ')}"/>`);
       if (pts.length === 1) parts.push(`<circle cx="${px(pts[0][0])}" cy="${py(pts[0][1])}" r="3" fill="${color}"/>`);

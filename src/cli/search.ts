@@ -123,9 +123,16 @@ export async function searchCommand(argv: string[]): Promise<void> {
     const stability = genotypeStability(result.history);
     console.log(stability);
     console.log(`written: ${runDir}/genotype.json, metrics.jsonl, alphas.jsonl, ${(strategy.streams ?? []).map((s) => `${s}.jsonl, `).join('')}SVG drawings, checkpoint.bin`);
+    // A NAS-Bench-201 cell: what the benchmark measured for it (the table ships with bionas).
+    const nb201 = derived.nb201 ? await import('../benchmarks/nb201/table.js').then((m) => m.lookupNb201(derived.nb201!.arch)).catch((e: Error) => ({ error: e.message })) : undefined;
+    if (nb201) {
+      console.log('error' in nb201 ? `NAS-Bench-201 lookup failed: ${nb201.error}` :
+        `NAS-Bench-201 (200-epoch test accuracy of this cell, index ${nb201.index}): ${Object.entries(nb201.test200).map(([d, a]) => `${d} ${a.toFixed(2)}`).join(', ')}`);
+    }
     const fs = await import('node:fs');
     writeTextAtomic(fs, `${runDir}/summary.json`, JSON.stringify({
       method: strategy.name, config, describe, seconds: result.seconds, ...result.summary, stability, notes, history: result.history, result: derived,
+      ...(nb201 ? { nb201 } : {}),
     }, null, 1));
   } finally {
     folder.release();

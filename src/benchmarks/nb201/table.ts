@@ -193,3 +193,11 @@ export function loadNb201Table(file?: string): Promise<Nb201Table> {
   }
   return t;
 }
+
+/** What the benchmark says of a cell: its index, class and 200-epoch test accuracy per dataset. */
+export async function lookupNb201(arch: string): Promise<{ index: number; class: number; test200: Record<Nb201Dataset, number> }> {
+  const t = await loadNb201Table();
+  const index = t.index(arch);
+  const test200 = Object.fromEntries(NB201_DATASETS.map((d) => [d, t.accuracy(index, `${d}.test200`)])) as Record<Nb201Dataset, number>;
+  return { index, class: t.classOf(index), test200 };
+}

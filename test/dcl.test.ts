@@ -1,0 +1,119 @@
+// DCL-ENAS building blocks: the NB201 path encoding against the benchmark's UniqueString, and
+// the contrastive predictor's ranking quality on held-out cells.
+
+import { describe, it, expect } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { useGpu } from './util.js';
+import {
+  parseNb201, formatNb201, pathKey, encodePaths, computationKey, cellPaths, PATH_CODE_LENGTH, type Nb201Cell,
+} from '../src/benchmarks/nb201/encoding.js';
+import { ContrastivePredictor, kendallTau, cpuRandom } from '../src/search/predictors/contrastive.js';
+
+const DATA = (name: string) => fileURLToPath(new URL(`../../shared/data/nas-bench-201/${name}`, import.meta.url));
+const ACC = DATA('nas-bench-201-accuracy.csv');
+const E12 = DATA('nas-bench-201-12epoch.csv');
+const haveData = existsSync(ACC) && existsSync(E12);
+if (!haveData) console.log(`[dcl] NB201 tables absent (${ACC}): the data tests are skipped`);
+
+function rows(file: string): string[][] {
+  return readFileSync(file, 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+}
+
+/** Groups b-values by a-value and counts the a-classes that hold more than one b. */
+function splitCount(pairs: readonly [string, string][]): number {
+  const m = new Map<string, Set<string>>();
+  for (const [a, b] of pairs) (m.get(a) ?? m.set(a, new Set()).get(a)!).add(b);
+  return [...m.values()].filter((s) => s.size > 1).length;
+}
+
+describe('NB201 path encoding', () => {
+  it('parses and formats the benchmark notation', () => {
+    const arch = '|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|';
+    expect(formatNb201(parseNb201(arch))).toBe(arch);
+  });
+
+  it('drops skip as the identity, cuts paths at none, and sorts them', () => {
+    // 0->3 skip: identity path []; 0->1->3 conv3,conv3; 0->2->3 conv3,skip; 0->1->2->3 conv3,avg,skip
+    const c = parseNb201('|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|');
+    expect(cellPaths(c)).toEqual([[], [3], [3, 3], [3, 4]]);
+    const cut = parseNb201('|none~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|none~0|nor_conv_3x3~1|skip_connect~2|');
+    expect(cellPaths(cut)).toEqual([[3]]);
+    const code = encodePaths(cut);
+    expect(code.length).toBe(PATH_CODE_LENGTH);
+    expect(Array.from(code.slice(0, 10))).toEqual([1, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+    expect(code.slice(10).every((v) => v === 0)).toBe(true);
+    // The identity cell and the zero cell differ (the "present" flag).
+    expect(pathKey(parseNb201('|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|')))
+      .not.toBe(pathKey(parseNb201('|none~0|+|none~0|none~1|+|none~0|none~1|none~2|')));
+  });
+
+  it.skipIf(!haveData)('equal UniqueString => equal code on all 15,625 cells; the code merges 1,010 groups (measured)', () => {
+    const data = rows(ACC);
+    expect(data.length).toBe(15625);
+    const u2c: [string, string][] = [];
+    const c2u: [string, string][] = [];
+    const u2s: [string, string][] = [];
+    const s2c: [string, string][] = [];
+    const c2s: [string, string][] = [];
+    for (const r of data) {
+      const cell = parseNb201(r[3]);
+      const u = r[4], c = pathKey(cell), s = computationKey(cell);
+      u2c.push([u, c]); c2u.push([c, u]); u2s.push([u, s]); s2c.push([s, c]); c2s.push([c, s]);
+    }
+    expect(new Set(data.map((r) => r[4])).size).toBe(6466);
+    expect(new Set(u2c.map(([, c]) => c)).size).toBe(4120);
+    // No UniqueString class is split by the code...
+    expect(splitCount(u2c)).toBe(0);
+    // ...but 1,010 codes each hold several UniqueString classes (6,466 -> 4,120 classes). Two causes:
+    expect(splitCount(c2u)).toBe(1010);
+    // (a) UniqueString keeps zero terms ('#', '(#+#)@op'): 4,930 distinct computations once zeros
+    //     are dropped, and the code splits none of them;
+    expect(new Set(u2s.map(([, s]) => s)).size).toBe(4930);
+    expect(splitCount(u2s)).toBe(0);
+    expect(splitCount(s2c)).toBe(0);
+    // (b) a path multiset forgets shared edges, conv(a + b) vs conv(a) + conv(b): 726 codes merge computations.
+    expect(splitCount(c2s)).toBe(726);
+  });
+});
+
+describe('Kendall tau', () => {
+  it('counts concordant minus discordant pairs (tau-b with ties)', () => {
+    expect(kendallTau([1, 2, 3, 4], [10, 20, 30, 40])).toBe(1);
+    expect(kendallTau([1, 2, 3, 4], [4, 3, 2, 1])).toBe(-1);
+    // pairs: (1,2)+ (1,3)+ (1,4)+ (2,3)- (2,4)+ (3,4)+ : (5 - 1) / 6
+    expect(kendallTau([1, 2, 3, 4], [1, 3, 2, 4])).toBeCloseTo(4 / 6, 12);
+    // a tie in b: 5 untied pairs of b, 6 of a: (4 - 1) / sqrt(6 * 5)
+    expect(kendallTau([1, 2, 3, 4], [1, 2, 2, 4])).toBeCloseTo(5 / Math.sqrt(30), 12);
+  });
+});
+
+describe('contrastive predictor', () => {
+  useGpu();
+  it.skipIf(!haveData)('ranks 1,000 held-out cells after fine-tuning on 100 (12-epoch valid), with and without stage 1', async () => {
+    const e12 = rows(E12);
+    const acc = rows(ACC);
+    const rand = cpuRandom(2026);
+    const order = Array.from({ length: e12.length }, (_, i) => i);
+    for (let i = order.length - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); [order[i], order[j]] = [order[j], order[i]]; }
+    const train = order.slice(0, 100);
+    const test = order.slice(100, 1100);
+    const cell = (i: number): Nb201Cell => parseNb201(e12[i][1]);
+    const valid12 = (i: number) => Number(e12[i][2]);
+    const test200 = (i: number) => Number(acc[i][0]);
+    const taus: Record<string, { valid12: number; test200: number }> = {};
+    for (const pre of [false, true]) {
+      const t0 = performance.now();
+      const p = new ContrastivePredictor(pre ? { seed: 7 } : { seed: 7, pretrainSteps: 0 });
+      const l1 = pre ? await p.pretrain() : NaN;
+      const l2 = await p.fineTune(train.map(cell), train.map(valid12));
+      const s = await p.predict(test.map(cell));
+      const tau = { valid12: kendallTau(s, test.map(valid12)), test200: kendallTau(s, test.map(test200)) };
+      taus[pre ? 'stage1+2' : 'stage2'] = tau;
+      console.log(`[dcl] ${pre ? 'stage 1 + 2' : 'stage 2 only'}: infoNCE ${l1.toFixed(3)} rank loss ${l2.toFixed(3)} ` +
+        `tau vs 12-epoch valid ${tau.valid12.toFixed(3)}, vs 200-epoch test ${tau.test200.toFixed(3)} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    }
+    expect(taus['stage2'].valid12).toBeGreaterThan(0.3);
+    expect(taus['stage1+2'].valid12).toBeGreaterThan(0.3);
+  }, 120_000);
+});

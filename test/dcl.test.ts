@@ -114,29 +114,42 @@ describe('contrastive predictor', () => {
       console.log(`[dcl] ${pre ? 'stage 1 + 2' : 'stage 2 only'}: infoNCE ${l1.toFixed(3)} rank loss ${l2.toFixed(3)} ` +
         `tau vs 12-epoch valid ${tau.valid12.toFixed(3)}, vs 200-epoch test ${tau.test200.toFixed(3)} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     }
-    expect(taus['stage2'].valid12).toBeGreaterThan(0.3);
-    expect(taus['stage1+2'].valid12).toBeGreaterThan(0.3);
+    // Measured (seed 7, split 2026): stage 2 only 0.624 / 0.575 (12-epoch valid / 200-epoch test),
+    // stage 1 + 2 0.598 / 0.533. Stage 1 does NOT help here: over 3 seeds x 5 settings (isomorphic or
+    // nearest positives, 200 or 600 steps, temperature 0.5 or 0.1) the mean tau stayed 0.621-0.627
+    // against 0.625 without it. So only "clearly above zero" is asserted, for both.
+    for (const t of Object.values(taus)) {
+      expect(t.valid12).toBeGreaterThan(0.4);
+      expect(t.test200).toBeGreaterThan(0.4);
+    }
   }, 120_000);
 });
 
 describe('DCL-ENAS loop', () => {
   useGpu();
-  it.skipIf(!haveData)('spends exactly the budget on distinct cells and returns the best really evaluated one', async () => {
+  it.skipIf(!haveData)('spends exactly the budget on distinct cells, returns the best really evaluated one, and beats random search', async () => {
     const e12 = rows(E12);
     const acc = rows(ACC);
     const archs = e12.map((r) => r[1]);
     const valid12 = e12.map((r) => Number(r[2]));
     const budget = 60;
     const t0 = performance.now();
-    const queried: number[] = [];
-    const result = await dclEnas(archs, (i) => { queried.push(i); return valid12[i]; },
-      { budget, initial: 20, infill: 10, generations: 3, population: 30, offspring: 30, seed: 5, predictor: { fineTuneSteps: 100 } });
-    expect(queried.length).toBe(budget);
-    expect(new Set(queried).size).toBe(budget);
-    expect(result.history.map((h) => h.index)).toEqual(queried);
-    expect(result.best.accuracy).toBe(Math.max(...queried.map((i) => valid12[i])));
-    expect(result.best.arch).toBe(archs[result.best.index]);
-    // Random search with the same budget, its expected best over 2,000 runs (CPU only).
+    const bests: number[] = [];
+    for (const seed of [1, 2, 3]) {
+      const queried: number[] = [];
+      const result = await dclEnas(archs, (i) => { queried.push(i); return valid12[i]; },
+        { budget, initial: 20, infill: 10, generations: 3, population: 30, offspring: 30, seed, predictor: { fineTuneSteps: 100 } });
+      expect(queried.length).toBe(budget);
+      expect(new Set(queried).size).toBe(budget);
+      expect(result.history.map((h) => h.index)).toEqual(queried);
+      expect(result.best.accuracy).toBe(Math.max(...queried.map((i) => valid12[i])));
+      expect(result.best.arch).toBe(archs[result.best.index]);
+      const rank = valid12.filter((v) => v > result.best.accuracy).length + 1;
+      console.log(`[dcl] DCL-ENAS seed ${seed}, budget ${budget}: best 12-epoch valid ${result.best.accuracy.toFixed(2)} ` +
+        `(rank ${rank} of ${valid12.length}), its 200-epoch test ${Number(acc[result.best.index][0]).toFixed(2)}`);
+      bests.push(result.best.accuracy);
+    }
+    // Random search with the same budget: its expected best over 2,000 runs (CPU only).
     const rand = cpuRandom(9);
     let rsMean = 0;
     for (let r = 0; r < 2000; r++) {
@@ -144,9 +157,9 @@ describe('DCL-ENAS loop', () => {
       while (seen.size < budget) seen.add(Math.floor(rand() * valid12.length));
       rsMean += Math.max(...[...seen].map((i) => valid12[i])) / 2000;
     }
-    const rank = valid12.filter((v) => v > result.best.accuracy).length;
-    console.log(`[dcl] DCL-ENAS budget ${budget}: best 12-epoch valid ${result.best.accuracy.toFixed(2)} (rank ${rank + 1} of ${valid12.length}; ` +
-      `random search's mean best ${rsMean.toFixed(2)}), its 200-epoch test ${Number(acc[result.best.index][0]).toFixed(2)} ` +
-      `(${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    const mean = bests.reduce((a, b) => a + b) / bests.length;
+    console.log(`[dcl] DCL-ENAS mean best ${mean.toFixed(2)} vs random search ${rsMean.toFixed(2)} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    // Measured: 84.46 vs 83.38 (table maximum 84.89); seeds 1-6 gave 83.56-84.48, each above random search's mean.
+    expect(mean).toBeGreaterThan(rsMean);
   }, 120_000);
 });

@@ -11,6 +11,8 @@
 //     acc_i > acc_j, log(1 + exp(s_j - s_i)) = cross-entropy of the logits [s_i, s_j] against
 //     class 0. Only the order of the scores means anything.
 // The paper publishes neither the encoder, the losses nor their settings: each is an option here.
+// Measured (test/dcl.test.ts, 100 labelled cells, 1,000 held out): stage 1 did not raise the
+// Kendall tau of stage 2 (about 0.62 against the 12-epoch validation accuracy either way).
 
 import { Tensor, scope } from '../../tensor.js';
 import { backward } from '../../autograd.js';
@@ -126,7 +128,9 @@ export class ContrastivePredictor {
   private fineTuner: Adam | null = null;
 
   constructor(opts: Partial<ContrastiveOptions> = {}) {
-    this.opts = { ...CONTRASTIVE_DEFAULTS, ...opts };
+    // An option given as undefined keeps its default.
+    const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
+    this.opts = { ...CONTRASTIVE_DEFAULTS, ...given };
     const gen = new Generator(this.opts.seed);
     this.fc1 = new Linear(PATH_CODE_LENGTH, this.opts.hidden, { gen });
     this.fc2 = new Linear(this.opts.hidden, this.opts.embed, { gen });

@@ -34,6 +34,18 @@ describe('NB201 path encoding', () => {
     expect(formatNb201(parseNb201(arch))).toBe(arch);
   });
 
+  it('tells conv(a + b) from conv(a) + conv(b) by the ops two paths share at the output end', () => {
+    // (0+0)@conv1x1 + 2 avg: node 2 = skip(0) + skip(skip(0)), one conv on 2->3
+    const shared = parseNb201('|skip_connect~0|+|skip_connect~0|skip_connect~1|+|avg_pool_3x3~0|avg_pool_3x3~1|nor_conv_1x1~2|');
+    // (0)@conv1x1 + (0)@conv1x1 + 2 avg: two conv edges into node 3
+    const apart = parseNb201('|skip_connect~0|+|avg_pool_3x3~0|avg_pool_3x3~1|+|nor_conv_1x1~0|nor_conv_1x1~1|skip_connect~2|');
+    expect(computationKey(shared)).not.toBe(computationKey(apart));
+    expect(pathKey(shared)).not.toBe(pathKey(apart));
+    // without the sharing counts the path multisets coincide
+    expect(cellPaths(shared)).toEqual([[2], [2], [4], [4]]);
+    expect(cellPaths(apart)).toEqual([[2], [2], [4], [4]]);
+  });
+
   it('drops skip as the identity, cuts paths at none, and sorts them', () => {
     // 0->3 skip: identity path []; 0->1->3 conv3,conv3; 0->2->3 conv3,skip; 0->1->2->3 conv3,avg,skip
     const c = parseNb201('|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|');
@@ -49,7 +61,7 @@ describe('NB201 path encoding', () => {
       .not.toBe(pathKey(parseNb201('|none~0|+|none~0|none~1|+|none~0|none~1|none~2|')));
   });
 
-  it.skipIf(!haveData)('equal UniqueString => equal code on all 15,625 cells; the code merges 1,010 groups (measured)', () => {
+  it.skipIf(!haveData)('code equal <=> same computation on all 15,625 cells; UniqueString finer only by its zero terms (measured)', () => {
     const data = rows(ACC);
     expect(data.length).toBe(15625);
     const u2c: [string, string][] = [];
@@ -63,18 +75,19 @@ describe('NB201 path encoding', () => {
       u2c.push([u, c]); c2u.push([c, u]); u2s.push([u, s]); s2c.push([s, c]); c2s.push([c, s]);
     }
     expect(new Set(data.map((r) => r[4])).size).toBe(6466);
-    expect(new Set(u2c.map(([, c]) => c)).size).toBe(4120);
+    // The code is exactly the computation (zeros removed): 4,930 classes, none split, none merged.
+    expect(new Set(s2c.map(([s]) => s)).size).toBe(4930);
+    expect(new Set(u2c.map(([, c]) => c)).size).toBe(4930);
+    expect(splitCount(s2c)).toBe(0);
+    expect(splitCount(c2s)).toBe(0);
     // No UniqueString class is split by the code...
     expect(splitCount(u2c)).toBe(0);
-    // ...but 1,010 codes each hold several UniqueString classes (6,466 -> 4,120 classes). Two causes:
-    expect(splitCount(c2u)).toBe(1010);
-    // (a) UniqueString keeps zero terms ('#', '(#+#)@op'): 4,930 distinct computations once zeros
-    //     are dropped, and the code splits none of them;
-    expect(new Set(u2s.map(([, s]) => s)).size).toBe(4930);
     expect(splitCount(u2s)).toBe(0);
-    expect(splitCount(s2c)).toBe(0);
-    // (b) a path multiset forgets shared edges, conv(a + b) vs conv(a) + conv(b): 726 codes merge computations.
-    expect(splitCount(c2s)).toBe(726);
+    // ...but 623 codes each hold several UniqueString classes (6,466 -> 4,930), all because
+    // UniqueString keeps zero terms: '#+#+#' and '#+#+(#+#)@avg_pool_3x3' both compute zero.
+    expect(splitCount(c2u)).toBe(623);
+    const zero = (arch: string) => pathKey(parseNb201(arch));
+    expect(zero('|none~0|+|none~0|none~1|+|none~0|skip_connect~1|none~2|')).toBe(zero('|none~0|+|none~0|none~1|+|none~0|none~1|avg_pool_3x3~2|'));
   });
 });
 
@@ -114,10 +127,11 @@ describe('contrastive predictor', () => {
       console.log(`[dcl] ${pre ? 'stage 1 + 2' : 'stage 2 only'}: infoNCE ${l1.toFixed(3)} rank loss ${l2.toFixed(3)} ` +
         `tau vs 12-epoch valid ${tau.valid12.toFixed(3)}, vs 200-epoch test ${tau.test200.toFixed(3)} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     }
-    // Measured (seed 7, split 2026): stage 2 only 0.624 / 0.575 (12-epoch valid / 200-epoch test),
-    // stage 1 + 2 0.598 / 0.533. Stage 1 does NOT help here: over 3 seeds x 5 settings (isomorphic or
-    // nearest positives, 200 or 600 steps, temperature 0.5 or 0.1) the mean tau stayed 0.621-0.627
-    // against 0.625 without it. So only "clearly above zero" is asserted, for both.
+    // Measured (seed 7, split 2026): stage 2 only 0.599 / 0.534 (12-epoch valid / 200-epoch test),
+    // stage 1 + 2 0.598 / 0.540. Stage 1 does NOT measurably help: over 4 seeds and splits the mean
+    // tau was 0.633 without it and 0.635-0.639 with it (isomorphic or nearest positives, 200 or
+    // 600 steps, temperature 0.5 or 0.1), within the seed spread (0.59-0.68); with 50 fine-tuning
+    // steps 0.545 vs 0.548. So only "clearly above zero" is asserted, for both.
     for (const t of Object.values(taus)) {
       expect(t.valid12).toBeGreaterThan(0.4);
       expect(t.test200).toBeGreaterThan(0.4);

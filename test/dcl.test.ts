@@ -177,3 +177,27 @@ describe('DCL-ENAS loop', () => {
     expect(mean).toBeGreaterThan(rsMean);
   }, 120_000);
 });
+
+describe('DCL-ENAS as a table strategy of bionas benchmark', () => {
+  useGpu();
+
+  it('spends the query budget on distinct cells, reproducibly from its seed, on the shipped table', async () => {
+    const { loadNb201Table } = await import('../src/benchmarks/nb201/table.js');
+    const { runNb201Search } = await import('../src/benchmarks/nb201/oracle.js');
+    const { getTableStrategy } = await import('../src/search/strategies/index.js');
+    const nb = await loadNb201Table();
+    const dcl = getTableStrategy('dcl-enas');
+    expect(dcl.usesGpu).toBe(true);
+    const flags = { 'dcl-initial': 10, 'dcl-generations': 2, 'dcl-infill': 5 };
+    const opts = { dataset: 'cifar10', signal: 'valid12' as const, queries: 25, flags };
+    const one = await runNb201Search(nb, dcl, { ...opts, seed: 3 });
+    const two = await runNb201Search(nb, dcl, { ...opts, seed: 3 });
+    expect(one.queried).toEqual(two.queried);
+    expect(new Set(one.queried.map((i) => nb.classOf(i))).size).toBe(25);
+    // The cell it returns is the best it really queried, by the search signal: a charged cell or
+    // a free repeat of one's class (isomorphic cells have their own recorded accuracies).
+    const best = Math.max(...one.queried.map((i) => nb.signal(i, 'cifar10', 'valid12')));
+    expect(one.best.value).toBeGreaterThanOrEqual(best);
+    expect(one.queried.map((i) => nb.classOf(i))).toContain(nb.classOf(one.best.index));
+  }, 120_000);
+});

@@ -59,6 +59,11 @@ export async function benchmarkCommand(argv: string[]): Promise<void> {
   const dir = (f.run as string | undefined) ?? defaultRunDir('benchmark-nb201');
   const fs = await import('node:fs');
   fs.mkdirSync(dir, { recursive: true });
+  if (strategies.some((s) => s.usesGpu)) {
+    const { initGpu } = await import('../gpu/runtime.js');
+    const { deviceLine } = await import('../gpu/device.js');
+    console.log(`device: ${deviceLine((await initGpu()).info)}`);
+  }
 
   console.log(`NAS-Bench-201 ${dataset}: ${runs} runs x ${queries} queries per strategy, searching on the ${signalLabel(signal)}, scored by the 200-epoch test accuracy`);
   const rows: StrategyRow[] = [];
@@ -67,7 +72,7 @@ export async function benchmarkCommand(argv: string[]): Promise<void> {
     const t0 = performance.now();
     const results: Nb201RunResult[] = [];
     for (let r = 0; r < runs; r++) {
-      results.push(runNb201Search(nb, s, { dataset, signal, queries, seed: seed + r, flags: f }));
+      results.push(await runNb201Search(nb, s, { dataset, signal, queries, seed: seed + r, flags: f }));
       if (process.stdout.isTTY) process.stdout.write(`\r${s.name}: run ${r + 1}/${runs}`);
     }
     const seconds = (performance.now() - t0) / 1000;

@@ -110,10 +110,10 @@ export interface Nb201RunResult {
 }
 
 /** One search run: the strategy until its budget is spent, from an rng seeded by `seed`. */
-export function runNb201Search(table: Nb201Table, strategy: TableStrategy, o: { dataset: string; signal: Nb201Signal; queries: number; seed: number; flags?: FlagValues }): Nb201RunResult {
+export async function runNb201Search(table: Nb201Table, strategy: TableStrategy, o: { dataset: string; signal: Nb201Signal; queries: number; seed: number; flags?: FlagValues }): Promise<Nb201RunResult> {
   const bench = new Nb201Oracle(table, o.dataset, o.signal, o.queries);
   try {
-    strategy.searchTable(bench, o.flags ?? {}, splitmix32(o.seed));
+    await strategy.searchTable(bench, o.flags ?? {}, splitmix32(o.seed));
     throw new Error(`table strategy '${strategy.name}' returned with ${bench.charged} of ${o.queries} queries spent`);
   } catch (e) {
     if (!(e instanceof BudgetSpent)) throw e;

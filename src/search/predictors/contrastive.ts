@@ -139,6 +139,13 @@ export class ContrastivePredictor {
     this.rand = cpuRandom(this.opts.seed + 1);
   }
 
+  /** Releases the weights and the fine-tuning optimizer's state (the predictor is unusable after). */
+  dispose(): void {
+    this.fineTuner?.dispose();
+    this.fineTuner = null;
+    for (const layer of [this.fc1, this.fc2, this.head]) layer.dispose();
+  }
+
   private encode(x: Tensor): Tensor {
     return this.fc2.forward(relu(this.fc1.forward(x)));
   }

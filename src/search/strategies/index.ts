@@ -4,3 +4,4 @@ export type { SearchStrategy, SearchMethod, SearchConfig, SearchData, StrategyCo
 export { DARTS_STRATEGY, runDartsSearch, type SearchEpoch } from './darts.js';
 export { EG_STRATEGY, EG_SEARCH, runEgSearch, type EgConfig, type EgEpoch, type EgResult, type GenerationRecord } from './eg.js';
 export { RANDOM_SEARCH, REGULARIZED_EVOLUTION, LOCAL_SEARCH, CMAES_TABLE_SEARCH, BudgetSpent } from './table.js';
+export { DCL_ENAS, dclEnas, DCL_ENAS_DEFAULTS } from './dcl_enas.js';

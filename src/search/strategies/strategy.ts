@@ -108,6 +108,8 @@ export interface TableStrategy {
   readonly help: string;
   /** Its own flags (with defaults); `bionas benchmark` accepts them. */
   readonly flags?: FlagTable;
+  /** Whether it computes on the engine (a predictor it trains): the benchmark opens the device first. */
+  readonly usesGpu?: boolean;
   /** Searches until the oracle's budget is spent; `rng` is uniform on [0, 1), seeded per run. */
-  searchTable(bench: TableOracle, flags: FlagValues, rng: () => number): void;
+  searchTable(bench: TableOracle, flags: FlagValues, rng: () => number): void | Promise<void>;
 }

@@ -15,7 +15,8 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; help: s
 };
 
 function usage(): string {
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.help}`);
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.help}`);
   return `usage: bionas <command> [flags]\n\ncommands:\n${lines.join('\n')}\n\nbionas <command> --help shows its flags.`;
 }
 

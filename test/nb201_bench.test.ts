@@ -109,7 +109,7 @@ describe('table search strategies', () => {
 
   it('are reproducible from their seed', async () => {
     // DCL-ENAS trains a predictor on the GPU: test/dcl.test.ts covers it.
-    expect(tableStrategyNames()).toEqual(['random', 'rea', 'local', 'cmaes', 'dcl-enas']);
+    expect(tableStrategyNames()).toEqual(['random', 'rea', 'local', 'cmaes', 'cso', 'icso', 'dcl-enas']);
     for (const name of tableStrategyNames().filter((n) => !getTableStrategy(n).usesGpu)) {
       const s = getTableStrategy(name);
       const one = await runNb201Search(nb, s, { ...opts, seed: 7 });
@@ -207,9 +207,9 @@ describe('bionas benchmark nb201 (built CLI)', () => {
     const r = run(['--runs', '3', '--queries', '20', '--strategy', 'all', '--run', dir]);
     expect(r.code, r.out).toBe(0);
     const report = readFileSync(join(dir, 'report.md'), 'utf8');
-    for (const name of ['random', 'rea', 'local', 'cmaes', 'dcl-enas']) expect(report).toMatch(new RegExp(`\\| ${name} \\(.*\\| 3 \\| 20 \\| \\d+\\.\\d\\d ± \\d+\\.\\d\\d \\| 94\\.37 \\|`));
+    for (const name of ['random', 'rea', 'local', 'cmaes', 'cso', 'icso', 'dcl-enas']) expect(report).toMatch(new RegExp(`\\| ${name} \\(.*\\| 3 \\| 20 \\| \\d+\\.\\d\\d ± \\d+\\.\\d\\d \\| 94\\.37 \\|`));
     expect(report).toMatch(/\| random \(random search\) .*\| ~93\.70 \|/);
-    expect(readFileSync(join(dir, 'runs.jsonl'), 'utf8').trim().split('\n')).toHaveLength(15);
+    expect(readFileSync(join(dir, 'runs.jsonl'), 'utf8').trim().split('\n')).toHaveLength(21);
     expect(readFileSync(join(dir, 'curves.svg'), 'utf8')).toContain('<polygon');
     expect(r.out).toMatch(/cmaes: 3 runs in [\d.]+ s/);
   }, 120_000);

@@ -1,8 +1,9 @@
 // Search strategies over a table of trained cells (NAS-Bench-201): random search, regularised
-// evolution, local search and CMA-ES. Each draws only from the rng it is given, so a seed
+// evolution, local search, CMA-ES and the competitive swarms (CSO, L-ICSO). Each draws only from the rng it is given, so a seed
 // fixes the sequence of cells it queries. They register themselves for `bionas benchmark`.
 
 import { CMAES } from '../optimizers/cmaes.js';
+import { CSO, ICSO, CSO_PHI, ICSO_PHI, ICSO_MIN_PARTICLES } from '../optimizers/cso.js';
 import type { TableOracle } from './strategy.js';
 import { registerTableStrategy } from './registry.js';
 
@@ -136,5 +137,62 @@ export const CMAES_TABLE_SEARCH = registerTableStrategy({
         es.tell(cands, fitness);
       }
     }
+  },
+});
+
+// The swarms on the 6x5 logits: particles uniform in [-1, 1] (ours: an argmax close to uniform
+// over the ops), a small swarm since a run has ~100 queries (ours), and the same restart rule as
+// CMA-ES: a few generations without a new cell start a fresh swarm.
+export const SWARM_INIT = 1;
+export const CSO_TABLE_PARTICLES = 10;
+export const ICSO_TABLE_MAX_PARTICLES = 12;
+/** ICSO's evaluation budget per swarm (evaluations, repeats of a cell included): ours. */
+export const ICSO_TABLE_BUDGET = 300;
+
+/** Runs fresh swarms until the oracle's budget ends the search. */
+function swarmSearch(bench: TableOracle, rng: () => number, make: (dim: number, seed: number) => CSO | ICSO): never {
+  const dim = bench.edges * bench.opsPerEdge;
+  for (;;) {
+    const swarm = make(dim, Math.floor(rng() * 2 ** 32));
+    let stalled = 0;
+    while (stalled < CMA_STALL_GENERATIONS && !(swarm instanceof ICSO && swarm.done)) {
+      const before = bench.charged;
+      swarm.step((x) => -bench.query(argmaxCell(x, bench)));
+      stalled = bench.charged > before ? 0 : stalled + 1;
+    }
+  }
+}
+
+export const CSO_TABLE_SEARCH = registerTableStrategy({
+  name: 'cso',
+  title: 'CSO',
+  help: 'competitive swarm optimiser (Cheng & Jin 2015; src/search/optimizers/cso.ts) on 6x5 op logits, a cell being the argmax per edge; restarts when a few generations find nothing new',
+  flags: {
+    'cso-particles': { type: 'int', default: CSO_TABLE_PARTICLES, min: 2, help: 'swarm size m, even (ours)' },
+    'cso-phi': { type: 'number', default: CSO_PHI, min: 0, help: 'social factor phi towards the swarm mean (SPEC 9: 0 to 0.2)' },
+  },
+  searchTable(bench, f, rng) {
+    const particles = (f['cso-particles'] as number | undefined) ?? CSO_TABLE_PARTICLES;
+    const phi = (f['cso-phi'] as number | undefined) ?? CSO_PHI;
+    swarmSearch(bench, rng, (dim, seed) => new CSO(dim, { particles, phi, seed, lower: -SWARM_INIT, upper: SWARM_INIT }));
+  },
+});
+
+export const ICSO_TABLE_SEARCH = registerTableStrategy({
+  name: 'icso',
+  title: 'L-ICSO',
+  help: 'improved competitive swarm (L-ICSO, SPEC 9): triples, phi 0.15, the population shrinking linearly over --icso-budget evaluations; on 6x5 op logits like cso',
+  flags: {
+    'icso-max-particles': { type: 'int', default: ICSO_TABLE_MAX_PARTICLES, min: 3, help: 'initial swarm size (ours)' },
+    'icso-min-particles': { type: 'int', default: ICSO_MIN_PARTICLES, min: 3, help: 'final swarm size (ours)' },
+    'icso-phi': { type: 'number', default: ICSO_PHI, min: 0, help: 'weight of the second attractor (SPEC 9: 0.15)' },
+    'icso-budget': { type: 'int', default: ICSO_TABLE_BUDGET, min: 3, help: 'evaluations per swarm before a restart (ours)' },
+  },
+  searchTable(bench, f, rng) {
+    const maxParticles = (f['icso-max-particles'] as number | undefined) ?? ICSO_TABLE_MAX_PARTICLES;
+    const minParticles = Math.min(maxParticles, (f['icso-min-particles'] as number | undefined) ?? ICSO_MIN_PARTICLES);
+    const phi = (f['icso-phi'] as number | undefined) ?? ICSO_PHI;
+    const budget = Math.max(maxParticles, (f['icso-budget'] as number | undefined) ?? ICSO_TABLE_BUDGET);
+    swarmSearch(bench, rng, (dim, seed) => new ICSO(dim, { budget, maxParticles, minParticles, phi, seed, lower: -SWARM_INIT, upper: SWARM_INIT }));
   },
 });

@@ -1,15 +1,10 @@
 // The tape: how an op attaches its backward to its output. Ops import this (never autograd.ts,
 // which imports ops to add gradients up); backward() in autograd.ts walks what it records.
 
-import type { Tensor } from './tensor.js';
+import type { Tensor, GradNode } from './tensor.js';
 import { isGradEnabled } from './context.js';
 
-export interface GradNode {
-  name: string;
-  inputs: Tensor[];
-  /** Gradients for the inputs, given the output's gradient (null: none). */
-  backward(grad: Tensor): (Tensor | null)[];
-}
+export type { GradNode };
 
 /** True when an op with these inputs must record a node. */
 export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {

@@ -5,9 +5,16 @@ import type { PooledBuffer } from './gpu/buffers.js';
 import { gpu } from './gpu/runtime.js';
 import { Kernel } from './gpu/kernels.js';
 import fillSource from '../shaders/core/fill.wgsl';
-import type { GradNode } from './tape.js';
 
 export type DType = 'f32' | 'i32' | 'u32';
+
+/** What an op records on its output for backward (src/tape.ts records it, autograd.ts walks it). */
+export interface GradNode {
+  name: string;
+  inputs: Tensor[];
+  /** Gradients for the inputs, given the output's gradient (null: none). */
+  backward(grad: Tensor): (Tensor | null)[];
+}
 export type Shape = readonly number[];
 export type TypedArrayOf<D extends DType> = D extends 'f32' ? Float32Array : D extends 'i32' ? Int32Array : Uint32Array;
 

@@ -183,7 +183,7 @@ describe('DCL-ENAS as a table strategy of bionas benchmark', () => {
 
   it('spends the query budget on distinct cells, reproducibly from its seed, on the shipped table', async () => {
     const { loadNb201Table } = await import('../src/benchmarks/nb201/table.js');
-    const { runNb201Search } = await import('../src/benchmarks/nb201/oracle.js');
+    const { runNb201Search } = await import('../src/search/strategies/run_table.js');
     const { getTableStrategy } = await import('../src/search/strategies/index.js');
     const nb = await loadNb201Table();
     const dcl = getTableStrategy('dcl-enas');

@@ -5,7 +5,8 @@ import { gzipSync, gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadNb201Table, archToOps, opsToArch, opsToCode, codeToOps, NB201_CELLS, type Nb201Table } from '../src/benchmarks/nb201/table.js';
-import { Nb201Oracle, QueryBudget, runNb201Search } from '../src/benchmarks/nb201/oracle.js';
+import { Nb201Oracle, QueryBudget } from '../src/benchmarks/nb201/oracle.js';
+import { runNb201Search } from '../src/search/strategies/run_table.js';
 import { getTableStrategy, tableStrategyNames, BudgetSpent } from '../src/search/strategies/index.js';
 import { splitmix32 } from '../src/data/dataset.js';
 

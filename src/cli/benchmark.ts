@@ -8,7 +8,7 @@ import { defaultRunDir } from './common.js';
 import { lineChart } from '../viz/chart.js';
 import { getTableStrategy, tableStrategyNames, type TableStrategy } from '../search/strategies/index.js';
 import { loadNb201Table, NB201_DATASETS, type Nb201Dataset, type Nb201Signal, type Nb201Table } from '../benchmarks/nb201/table.js';
-import { runNb201Search, type Nb201RunResult } from '../benchmarks/nb201/oracle.js';
+import { runNb201Search, type Nb201RunResult } from '../search/strategies/run_table.js';
 
 // Published means of the NAS-Bench-201 paper (Dong & Yang 2020, table 5, CIFAR-10 test, a
 // 12,000 s simulated-time budget rather than a query count), recalled from memory in

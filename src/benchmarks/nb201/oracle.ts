@@ -6,10 +6,7 @@
 // by training it again. Such a repeat still returns the cell's own table value and may become
 // the incumbent. A budget larger than the number of classes (6,466) could never be spent.
 
-import { BudgetSpent } from '../../search/strategies/table.js';
-import type { TableOracle, TableStrategy } from '../../search/strategies/strategy.js';
-import type { FlagValues } from '../../options.js';
-import { splitmix32 } from '../../data/dataset.js';
+import { BudgetSpent, type TableOracle } from '../oracle.js';
 import { NB201_EDGE_COUNT, NB201_TABLE_OPS, checkDataset, type Nb201Dataset, type Nb201Signal, type Nb201Table } from './table.js';
 
 // Free (repeated) queries allowed per charged one before a search is called stuck: far above
@@ -93,35 +90,4 @@ export class Nb201Oracle implements TableOracle {
     }
     return rec.value;
   }
-}
-
-export interface Nb201RunResult {
-  strategy: string;
-  dataset: Nb201Dataset;
-  signal: Nb201Signal;
-  seed: number;
-  queries: number;
-  /** The best cell queried, by the signal. */
-  best: { index: number; arch: string; value: number; test200: number };
-  /** The incumbent's 200-epoch test accuracy after each charged query. */
-  curve: number[];
-  /** Indices of the charged queries, in order. */
-  queried: number[];
-}
-
-/** One search run: the strategy until its budget is spent, from an rng seeded by `seed`. */
-export async function runNb201Search(table: Nb201Table, strategy: TableStrategy, o: { dataset: string; signal: Nb201Signal; queries: number; seed: number; flags?: FlagValues }): Promise<Nb201RunResult> {
-  const bench = new Nb201Oracle(table, o.dataset, o.signal, o.queries);
-  try {
-    await strategy.searchTable(bench, o.flags ?? {}, splitmix32(o.seed));
-    throw new Error(`table strategy '${strategy.name}' returned with ${bench.charged} of ${o.queries} queries spent`);
-  } catch (e) {
-    if (!(e instanceof BudgetSpent)) throw e;
-  }
-  const inc = bench.incumbent!;
-  return {
-    strategy: strategy.name, dataset: bench.dataset, signal: o.signal, seed: o.seed, queries: o.queries,
-    best: { index: inc.index, arch: table.arch(inc.index), value: inc.value, test200: inc.test200 },
-    curve: bench.curve, queried: bench.charges.map((c) => c.index),
-  };
 }

@@ -12,6 +12,9 @@ import type { BatchLoader } from '../../data/loader.js';
 import type { SavedState } from '../../run/state.js';
 import type { Job, JobState, Position, RunContext } from '../../run/job.js';
 import type { FlagTable, FlagValues } from '../../options.js';
+import type { TableOracle } from '../../benchmarks/oracle.js';
+
+export type { TableOracle };
 import type { Supernet } from '../supernet.js';
 
 /** The two halves a search reads: weights are trained on `train`, the architecture judged on `valid`. */
@@ -84,20 +87,6 @@ export interface SearchStrategy<C extends SearchConfig = SearchConfig> {
   /** The config in a few words, for the run's header line. */
   describe(c: C): string;
   create(ctx: StrategyContext<C>): SearchMethod;
-}
-
-/**
- * A tabular benchmark as a search sees it: a cell is one op index per edge, and each query
- * returns the cell's accuracy under the run's signal and charges the run's query budget
- * (src/benchmarks/nb201/oracle.ts). When the budget is spent, query() throws BudgetSpent and
- * the search ends there; a strategy may simply loop for ever.
- */
-export interface TableOracle {
-  readonly edges: number;
-  readonly opsPerEdge: number;
-  /** Queries charged so far (distinct classes of cells). */
-  readonly charged: number;
-  query(ops: readonly number[]): number;
 }
 
 /** A strategy that searches a table of trained cells (NAS-Bench-201) instead of a supernet. */

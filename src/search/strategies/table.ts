@@ -1,16 +1,15 @@
 // Search strategies over a table of trained cells (NAS-Bench-201): random search, regularised
-// evolution, local search, CMA-ES and the competitive swarms (CSO, L-ICSO). Each draws only from the rng it is given, so a seed
-// fixes the sequence of cells it queries. They register themselves for `bionas benchmark`.
+// evolution, local search, CMA-ES and the competitive swarms (CSO, L-ICSO). Each draws only
+// from the rng it is given, so a seed fixes the sequence of cells it queries. They register
+// themselves for `bionas benchmark`.
 
 import { CMAES } from '../optimizers/cmaes.js';
 import { CSO, ICSO, CSO_PHI, ICSO_PHI, ICSO_MIN_PARTICLES } from '../optimizers/cso.js';
-import type { TableOracle } from './strategy.js';
+import { BudgetSpent, type TableOracle } from '../../benchmarks/oracle.js';
 import { registerTableStrategy } from './registry.js';
 
-/** Thrown by TableOracle.query when the budget is spent: the end of a table search. */
-export class BudgetSpent extends Error {
-  override name = 'BudgetSpent';
-}
+export { BudgetSpent };
+
 
 // Regularised evolution's defaults: NAS-Bench-201's REA setting (Dong & Yang 2020, sec. 5:
 // population 10, tournament sample 3), itself after Real et al. 2019.

@@ -57,6 +57,18 @@ export function permutation(n: number, seed: number): Int32Array {
   return p;
 }
 
+/** mulberry32: another small seeded generator of [0, 1), for the CPU sampling that uses it. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 export function splitmix32(seed: number): () => number {
   let s = seed >>> 0;
   return () => {

@@ -1,17 +1,10 @@
 // Seeded test inputs and the error measure every kernel check uses; free of vitest so that the
 // browser page (test/browser/page.ts) can bundle them too.
 
+import { mulberry32 } from '../../src/data/dataset.js';
+
 /** mulberry32: small, fast, good enough for test inputs. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 export function randomArray(n: number, next: () => number, lo = -1, hi = 1): Float32Array {
   const a = new Float32Array(n);

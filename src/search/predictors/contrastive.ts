@@ -25,6 +25,7 @@ import { crossEntropy } from '../../ops/loss.js';
 import { reshape } from '../../nn/basic.js';
 import { Linear } from '../../nn/layers.js';
 import { Adam } from '../../optim/adam.js';
+import { mulberry32 } from '../../data/dataset.js';
 import {
   type Nb201Cell, PATH_CODE_LENGTH, encodePaths, computationKey, neighbours, pathDistance,
   NB201_CELL_COUNT, cellFromId, cellId,
@@ -75,17 +76,8 @@ export const CONTRASTIVE_DEFAULTS: ContrastiveOptions = {
   seed: 0,
 };
 
-/** A small deterministic CPU generator for sampling cells and pairs (mulberry32). */
-export function cpuRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The CPU generator that samples cells and pairs (mulberry32). */
+export const cpuRandom = mulberry32;
 
 /** Cells grouped by computation, built once (15,625 keys). */
 let computationGroups: Map<string, number[]> | null = null;
@@ -180,18 +172,12 @@ export class ContrastivePredictor {
       const xa = codes(anchors);
       const xb = codes(views);
       last?.release();
-      last = scope(() => {
-        const logits = scale(matmul(this.encode(xa), this.encode(xb), { transB: true }), 1 / temperature);
-        const loss = crossEntropy(logits, labels);
-        backward(loss);
-        opt.step();
-        opt.zeroGrad();
-        return loss;
-      });
+      last = trainStep(opt, () => crossEntropy(scale(matmul(this.encode(xa), this.encode(xb), { transB: true }), 1 / temperature), labels));
       xa.release();
       xb.release();
     }
     labels.release();
+    opt.dispose();
     const value = await last!.item();
     last!.release();
     return value;
@@ -202,6 +188,7 @@ export class ContrastivePredictor {
     if (cells.length !== accuracy.length) throw new Error(`fineTune: ${cells.length} cells but ${accuracy.length} accuracies`);
     if (cells.length < 2) throw new Error(`fineTune: needs at least 2 labelled cells, got ${cells.length}`);
     const n = cells.length;
+    if (accuracy.every((a) => a === accuracy[0])) throw new Error(`fineTune: all ${n} accuracies are equal (${accuracy[0]}); a ranking needs two that differ`);
     const P = this.opts.pairsPerStep;
     // One optimizer across calls so the EA's repeated fine-tuning keeps Adam's moments.
     this.fineTuner ??= new Adam([...this.encoderParams(), ...this.head.parameters()], { lr: this.opts.fineTuneLr, weightDecay: this.opts.weightDecay });
@@ -222,14 +209,7 @@ export class ContrastivePredictor {
       }
       const sel = Tensor.fromData(select, [2 * P, n]);
       last?.release();
-      last = scope(() => {
-        const pairLogits = reshape(matmul(sel, this.score(x)), [P, 2]);
-        const loss = crossEntropy(pairLogits, labels);
-        backward(loss);
-        opt.step();
-        opt.zeroGrad();
-        return loss;
-      });
+      last = trainStep(opt, () => crossEntropy(reshape(matmul(sel, this.score(x)), [P, 2]), labels));
       sel.release();
     }
     x.release();
@@ -267,4 +247,15 @@ export function kendallTau(a: ArrayLike<number>, b: ArrayLike<number>): number {
   }
   const denom = Math.sqrt((concordant + discordant + tiesA) * (concordant + discordant + tiesB));
   return denom === 0 ? 0 : (concordant - discordant) / denom;
+}
+
+/** One optimisation step on the loss `f` builds: backward, step, zero; returns the loss, kept past the scope. */
+function trainStep(opt: Adam, f: () => Tensor): Tensor {
+  return scope(() => {
+    const loss = f();
+    backward(loss);
+    opt.step();
+    opt.zeroGrad();
+    return loss;
+  });
 }

@@ -1,51 +1,54 @@
-// The search strategies bionas knows, by --method name. A strategy registers itself when its
-// module is imported (./index.ts imports the built-in ones); a test or a plug-in registers its
-// own the same way, and the run loop, the CLI's --method and its help pick it up.
+// The search strategies bionas knows, by name. A strategy registers itself when its module is
+// imported (./index.ts imports the built-in ones); a test or a plug-in registers its own the
+// same way, and the run loop, the CLI and its help pick it up. Two registries of one kind:
+// supernet strategies (`bionas search --method`) and table strategies (`bionas benchmark nb201
+// --strategy`), since a table strategy has no supernet to search and --method should not offer it.
 
 import type { SearchConfig, SearchStrategy, TableStrategy } from './strategy.js';
 
-const strategies = new Map<string, SearchStrategy>();
+class Registry<T extends { readonly name: string }> {
+  private readonly entries = new Map<string, T>();
+
+  constructor(private readonly kind: string) {}
+
+  add(s: T): void {
+    if (!/^[a-z][a-z0-9-]*$/.test(s.name)) throw new Error(`${this.kind} name '${s.name}': lower-case letters, digits and '-' only`);
+    const known = this.entries.get(s.name);
+    if (known && known !== s) throw new Error(`${this.kind} '${s.name}' is registered already`);
+    this.entries.set(s.name, s);
+  }
+
+  get(name: string): T {
+    const s = this.entries.get(name);
+    if (!s) throw new Error(`unknown ${this.kind} '${name}'; known: ${this.names().join(', ')}`);
+    return s;
+  }
+
+  names(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  all(): T[] {
+    return [...this.entries.values()];
+  }
+}
+
+const strategies = new Registry<SearchStrategy>('search strategy');
+const tableStrategies = new Registry<TableStrategy>('table strategy');
 
 export function registerStrategy<C extends SearchConfig>(s: SearchStrategy<C>): SearchStrategy<C> {
-  if (!/^[a-z][a-z0-9-]*$/.test(s.name)) throw new Error(`search strategy name '${s.name}': lower-case letters, digits and '-' only`);
-  const known = strategies.get(s.name);
-  if (known && known !== (s as unknown as SearchStrategy)) throw new Error(`search strategy '${s.name}' is registered already`);
-  strategies.set(s.name, s as unknown as SearchStrategy);
+  strategies.add(s as unknown as SearchStrategy);
   return s;
 }
 
-export function getStrategy(name: string): SearchStrategy {
-  const s = strategies.get(name);
-  if (!s) throw new Error(`unknown search strategy '${name}'; known: ${strategyNames().join(', ')}`);
-  return s;
-}
-
-export function strategyNames(): string[] {
-  return [...strategies.keys()];
-}
-
-export function allStrategies(): SearchStrategy[] {
-  return [...strategies.values()];
-}
-
-// Strategies that search a table (`bionas benchmark nb201 --strategy`), by name: a second map,
-// since they have no supernet to search and `--method` should not offer them.
-const tableStrategies = new Map<string, TableStrategy>();
+export const getStrategy = (name: string): SearchStrategy => strategies.get(name);
+export const strategyNames = (): string[] => strategies.names();
+export const allStrategies = (): SearchStrategy[] => strategies.all();
 
 export function registerTableStrategy(s: TableStrategy): TableStrategy {
-  if (!/^[a-z][a-z0-9-]*$/.test(s.name)) throw new Error(`table strategy name '${s.name}': lower-case letters, digits and '-' only`);
-  const known = tableStrategies.get(s.name);
-  if (known && known !== s) throw new Error(`table strategy '${s.name}' is registered already`);
-  tableStrategies.set(s.name, s);
+  tableStrategies.add(s);
   return s;
 }
 
-export function getTableStrategy(name: string): TableStrategy {
-  const s = tableStrategies.get(name);
-  if (!s) throw new Error(`unknown table strategy '${name}'; known: ${tableStrategyNames().join(', ')}`);
-  return s;
-}
-
-export function tableStrategyNames(): string[] {
-  return [...tableStrategies.keys()];
-}
+export const getTableStrategy = (name: string): TableStrategy => tableStrategies.get(name);
+export const tableStrategyNames = (): string[] => tableStrategies.names();

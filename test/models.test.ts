@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { useGpu, freshSeed } from './util.js';
+import { useGpu, fixedSeed } from './util.js';
 import { Tensor, scope } from '../src/tensor.js';
 import { backward, noGrad } from '../src/autograd.js';
 import { Generator, randomNormal } from '../src/ops/random.js';
@@ -33,7 +33,7 @@ describe('CIFAR ResNets', () => {
 
   for (const rule of ruleNames()) {
     it(`ResNet-20 with ${rule} lowers its training loss in a few epochs`, async () => {
-      const seed = freshSeed(`resnet20 ${rule}`);
+      const seed = fixedSeed(`resnet20 ${rule}`, 1);
       const gen = new Generator(seed);
       const model = new CifarResNet({ depth: 20, numClasses: 4, rule, gen });
       // 8x8 images: two stride-2 stages leave 2x2 maps; small enough for CI on a CPU.

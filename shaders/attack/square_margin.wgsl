@@ -1,6 +1,8 @@
 // square_margin: Square's per-image bookkeeping from the logits of one forward, with the
 // margin m = z_y - max_{k != y} z_k (torchattacks' 'margin' loss; m <= 0 means misclassified).
-// mode 0 (clean images):   attacked[n] = m > 0 (only initially-correct images are attacked).
+// mode 0 (clean images):   attacked[n] = m > 0 (only initially-correct images are attacked; bionas
+//                          choice: a tie for the top logit counts as wrong, where torch's argmax
+//                          would pick the lower index).
 // mode 1 (stripe start):   best[n] = m; queries[n] = attacked[n] ? 1 : 0.
 // mode 2 (an iteration):   an image is active while attacked and best > 0; an active image
 //                          keeps the proposal (accept[n] = 1) iff m < best (a misclassified
@@ -30,7 +32,7 @@ override WG: u32 = 64;
 fn margin(n: u32) -> f32 {
   let y = u32(labels[n]);
   let row = n * params.k;
-  var other = -3.4028235e38;
+  var other = -3.402823e38;  // the lowest f32 WGSL can spell (no -inf literal)
   for (var k = 0u; k < params.k; k++) {
     if (k != y) { other = max(other, logits[row + k]); }
   }
@@ -47,11 +49,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     best[n] = margin(n);
     queries[n] = select(0.0, 1.0, attacked[n] != 0u);
   } else if (params.mode == 2u) {
-    let active = attacked[n] != 0u && best[n] > 0.0;
+    let running = attacked[n] != 0u && best[n] > 0.0;
     let m = margin(n);
-    let keep = active && m < best[n];
+    let keep = running && m < best[n];
     if (keep) { best[n] = m; }
-    if (active) { queries[n] = queries[n] + 1.0; }
+    if (running) { queries[n] = queries[n] + 1.0; }
     accept[n] = select(0u, 1u, keep);
   } else {
     accept[n] = select(0u, 1u, attacked[n] != 0u && best[n] <= 0.0);

@@ -1,7 +1,7 @@
 // write_pixels: One-Pixel's candidate images. Row r is a copy of image image[r] of x with k
 // pixels overwritten: genome r holds, per pixel, (row, col, value of channel 0..C-1); the
-// position is truncated to an integer as torchattacks' int() and clamped into the image (a
-// gene equal to the upper bound H would index past it); a later pixel at the same position
+// position is truncated to an integer as torchattacks' int() and clamped into the image (bionas
+// choice: a gene equal to the upper bound H would index past it; torchattacks would fail there); a later pixel at the same position
 // wins, as torchattacks' loop. Values are written as they are (the optimiser keeps them in [0, 1]).
 // Layout: x [N, C, H, W], out [R, C, H, W] NCHW row-major; image i32 [R]; genomes [R, k*(2+C)].
 // Bindings: params, x (read), image (read), genomes (read), out (written).

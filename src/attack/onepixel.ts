@@ -39,7 +39,8 @@ export const ONEPIXEL_BATCH = 4096;
  * DE's population for `popsize` and a genome of `genes` genes (5 per pixel for RGB): scipy's
  * max(5, popmul * genes) with torchattacks' popmul = max(1, floor(popsize / genes)). SPEC 6
  * writes floor(popsize / genes) * genes, which is the same whenever popsize >= genes; below that
- * (e.g. popsize 10 with 3 pixels) torchattacks' max(1, .) gives `genes` members, and we follow it.
+ * (e.g. popsize 10 with 3 pixels) torchattacks' max(1, .) gives `genes` members. bionas choice:
+ * we follow torchattacks' code there (SPEC's formula would give 5 members for 15 genes).
  */
 export function onePixelPopulation(popsize: number, genes: number): number {
   return Math.max(ONEPIXEL_MIN_POPULATION, Math.max(1, Math.floor(popsize / genes)) * genes);

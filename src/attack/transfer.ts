@@ -1,7 +1,8 @@
 // Transfer attack (SPEC 6): adversarials crafted by an inner attack (default PGD) on a source
 // model, then evaluated on the target: the target's logits are never read. The source is
 // always named: the `source` option is its name, which must be the name of the source target
-// passed in AttackInput.source, and describe() puts it in the row label.
+// passed in AttackInput.source (bionas choice: a mismatch is an error, so the row label cannot
+// name another model than the one used), and describe() puts it in the row label.
 
 import { getAttack, attackOptions, registerAttack, type Attack, type AttackInput, type AttackOutput } from './attack.js';
 import type { FlagValues } from '../options.js';
@@ -17,7 +18,7 @@ export async function runTransfer(input: AttackInput): Promise<AttackOutput> {
   if (input.source.name !== name) throw new Error(`transfer: the source target is named '${input.source.name}' but the option names '${name}'`);
   const inner = getAttack(innerName);
   if (inner.kind === 'transfer') throw new Error(`transfer: the inner attack '${innerName}' is itself a transfer attack`);
-  // The inner attack runs with its defaults, on the source, with the same images, eps, gradient source and draws.
+  // bionas choice: the inner attack runs with its own defaults (its flags are not exposed here), on the source, with the same images, eps, gradient source and draws.
   const crafted = await inner.run({ ...input, target: input.source, source: undefined, options: attackOptions(inner) });
   return { adv: crafted.adv };
 }

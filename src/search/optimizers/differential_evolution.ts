@@ -14,7 +14,8 @@
 // at a time. Members keep their places (scipy swaps the best to index 0; the order only
 // relabels which draw picks which member).
 // Use ask()/tell() (or step(evaluate)); the state is plain data, so a run can be checkpointed.
-// Random draws, in order (a test can inject them through `random`): the initial population,
+// Random draws, in order (bionas choice: numpy's stream cannot be replayed anyway; a test can
+// inject them through `random`): the initial population,
 // member by member, gene by gene; then per generation F, and per member: the crossover's fill
 // gene, r0 (among the P - 1 others), r1 (among the P - 2 left), one crossover draw per gene,
 // then one redraw per gene of its trial outside [0, 1].

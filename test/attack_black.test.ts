@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { useGpu, rng, freshSeed, fixedSeed, randomArray, expectClose } from './util.js';
+import { useGpu, rng, freshSeed, fixedSeed, randomArray, expectClose, dispatchCount } from './util.js';
 import { Tensor } from '../src/tensor.js';
 import { Generator } from '../src/ops/random.js';
 import { Linear } from '../src/nn/layers.js';
@@ -19,7 +19,7 @@ import {
   linearLogits, margin, softmaxProb, argmax, squareReference, writePixelsReference, type LinearModel,
 } from './reference/attack_black.js';
 
-useGpu();
+const rt = useGpu();
 
 const mean = [0.4914, 0.4822, 0.4465], std = [0.247, 0.2435, 0.2616];
 
@@ -30,6 +30,29 @@ async function linearTarget(C: number, H: number, W: number, K: number, seed: nu
   const target = attackTarget(model, { mean: mean.slice(0, C), std: std.slice(0, C), numClasses: K, name });
   const ref: LinearModel = { W: await fc.weight.data(), b: await fc.bias!.data(), K, mean: mean.slice(0, C), std: std.slice(0, C) };
   return { target, ref, model };
+}
+
+/** A linear model no image can leave: zero weights, class 0's bias far above the others. */
+function unbreakableTarget(C: number, H: number, W: number, K: number): AttackTarget {
+  const fc = new Linear(C * H * W, K, { gen: new Generator(1) });
+  fc.weight.write(new Float32Array(K * C * H * W));
+  fc.bias!.write(Array.from({ length: K }, (_, k) => (k === 0 ? 50 : 0)));
+  return attackTarget(new Sequential(new Flatten(), fc), { mean: mean.slice(0, C), std: std.slice(0, C), numClasses: K, name: 'unbreakable' });
+}
+
+/** Runs fn counting the readbacks and forwards (one channel_affine dispatch each) it makes. */
+async function counting<T>(fn: () => Promise<T>): Promise<{ result: T; reads: number; forwards: number }> {
+  const recorder = rt().recorder;
+  const read = recorder.read.bind(recorder);
+  let reads = 0;
+  recorder.read = (...args) => { reads++; return read(...args); };
+  const forwards0 = dispatchCount(rt(), (l) => l.startsWith('channel_affine'));
+  try {
+    const result = await fn();
+    return { result, reads, forwards: dispatchCount(rt(), (l) => l.startsWith('channel_affine')) - forwards0 };
+  } finally {
+    recorder.read = read;
+  }
 }
 
 async function snapshot(model: Module): Promise<Float32Array[]> {
@@ -218,6 +241,22 @@ describe('Square attack', () => {
     for (let n = 0; n < N; n++) expect(argmax(linearLogits(ref, adv.subarray(n * D, (n + 1) * D), C))).not.toBe(y[n]);
   });
 
+  it('reads nothing back inside an iteration (a check every 10) and releases every tensor it made', async () => {
+    const [N, C, H, W] = [3, 3, 5, 7];
+    const target = unbreakableTarget(C, H, W, 4);
+    const x = images(N, C * H * W, rng(1));
+    const input = attackInput(target, x, [0, 0, 0], [N, C, H, W], 0.1, square, { queries: 30 }, seededDraws(1));
+    const live = rt().pool.liveBuffers;
+    const { result, reads, forwards } = await counting(async () => square.run(input));
+    // Clean forward, stripe start, 30 iterations; readbacks: the checks before iterations 0, 10,
+    // 20 (two reads each: flags and margins) and the queries at the end.
+    expect(forwards).toBe(32);
+    expect(reads).toBe(3 * 2 + 1);
+    expect(Array.from(result.queries!)).toEqual([31, 31, 31]);
+    result.adv.release();
+    expect(rt().pool.liveBuffers).toBe(live);
+  });
+
   it('describes its budget', () => {
     expect(square.describe(attackOptions(square, { queries: 50 }))).toBe('50 queries, p_init 0.8');
   });
@@ -355,6 +394,26 @@ describe('One-Pixel attack', () => {
     }
     expect(await snapshot(model)).toEqual(before);
     expect(onePixel.describe(attackOptions(onePixel, { pixels: 3, preset: 'biotorch' }))).toBe('3 pixels, population 150, 30 steps (eps ignored)');
+  });
+
+  it('evaluates every running image\'s whole population in one forward per generation, and releases its tensors', async () => {
+    const [N, C, H, W] = [3, 3, 5, 7];
+    const target = unbreakableTarget(C, H, W, 4);
+    const x = images(N, C * H * W, rng(2));
+    const input = attackInput(target, x, [0, 0, 0], [N, C, H, W], 0, onePixel, { pixels: 1, population: 10, steps: 4 }, seededDraws(2));
+    const live = rt().pool.liveBuffers;
+    const { result, reads, forwards } = await counting(async () => onePixel.run(input));
+    // The clean check, then the initial population and 4 generations: 3 images x 10 candidates each time.
+    expect(forwards).toBe(1 + 5);
+    expect(reads).toBe(1 + 5);
+    expect(Array.from(result.queries!)).toEqual([50, 50, 50]);
+    result.adv.release();
+    expect(rt().pool.liveBuffers).toBe(live);
+    // In chunks of 7 candidates: 30 per generation take 5 forwards; the result does not change.
+    const chunked = await counting(async () => onePixel.run({ ...input, draws: seededDraws(2), options: attackOptions(onePixel, { pixels: 1, population: 10, steps: 4, batch: 7 }) }));
+    expect(chunked.forwards).toBe(1 + 5 * 5);
+    const again = await onePixel.run({ ...input, draws: seededDraws(2) });
+    expect(Array.from(await chunked.result.adv.data())).toEqual(Array.from(await again.adv.data()));
   });
 
   it('finds the one bright pixel that flips a model, and stops early', async () => {

@@ -442,6 +442,24 @@ describe('One-Pixel attack', () => {
   });
 });
 
+describe('bad input', () => {
+  it('is refused with messages naming what is wrong', async () => {
+    const [N, C, H, W] = [2, 3, 4, 5];
+    const target = unbreakableTarget(C, H, W, 3);
+    const x = images(N, C * H * W, rng(4));
+    const sq = attackInput(target, x, [0, 0], [N, C, H, W], 0.1, square, { queries: 5 }, seededDraws(1));
+    await expect(Promise.resolve().then(() => square.run({ ...sq, options: { ...sq.options, queries: 2.5 } }))).rejects.toThrow(/square: queries must be a non-negative integer, got 2.5/);
+    await expect(Promise.resolve().then(() => square.run({ ...sq, options: { ...sq.options, 'p-init': 0 } }))).rejects.toThrow(/p-init must be in \(0, 1\]/);
+    const op = attackInput(target, x, [0, 0], [N, C, H, W], 0, onePixel, { pixels: 6 }, seededDraws(1));
+    await expect(Promise.resolve().then(() => onePixel.run(op))).rejects.toThrow(/onepixel: pixels must be 1..5, got 6/);
+    expect(() => onePixel.describe(attackOptions(onePixel, { preset: 'huge' }))).toThrow(/unknown preset 'huge'/);
+    expect(() => attackOptions(square, { steps: 3 })).toThrow(/attack square: unknown option\(s\) steps/);
+    const img = Tensor.fromData(x, [N, C, H, W]);
+    expect(() => writePixels(img, Tensor.fromData([0], [1], 'i32'), Tensor.fromData([1, 2, 3, 4], [1, 4]), 1)).toThrow(/genomes must be \[1, 5\]/);
+    expect(() => squareStripes(img, Tensor.fromData(new Float32Array(N * C * H), [N, C, H]), 0.1)).toThrow(/draws must be \[2, 3, 5\]/);
+  });
+});
+
 describe('transfer attack', () => {
   // A tiny white-box attack of this test's own (the real inner attacks live elsewhere): one
   // FGSM-like step along the sign of the exact CE gradient on whatever target it is given.

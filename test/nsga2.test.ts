@@ -168,7 +168,7 @@ describe('NSGA-II (Deb et al. 2002) with MSE-NAS operators', () => {
 
   it('a run stopped (between ask and tell), serialised, restored and continued equals an uninterrupted one', () => {
     const seen: number[][] = [];
-    const f = (x: Float64Array) => { const v = zdt(1)(x); seen.push(v); return v; };
+    const f = (x: Float64Array) => { const v = Array.from(zdt(1)(x)); seen.push(v); return v; };
     const whole = new NSGA2(12, { seed: 21, populationSize: 20, offspring: 14 });
     for (let g = 0; g <= 30; g++) whole.step(f);
     const wholeSeen = seen.splice(0);

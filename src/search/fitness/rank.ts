@@ -50,8 +50,8 @@ export function kendallTau(x: ArrayLike<number>, y: ArrayLike<number>): number {
 /** Sorts a in place (stable merge sort) and returns the number of pairs i < j with a[i] > a[j]. */
 function countInversions(a: Float64Array): number {
   const n = a.length;
-  let buf = new Float64Array(n);
-  let src = a;
+  let buf: Float64Array = new Float64Array(n);
+  let src: Float64Array = a;
   let inversions = 0;
   for (let width = 1; width < n; width *= 2) {
     for (let lo = 0; lo < n; lo += 2 * width) {

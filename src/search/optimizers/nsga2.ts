@@ -185,6 +185,9 @@ export class NSGA2 {
     if (candidates.length !== pending.length || objectives.length !== pending.length) {
       throw new Error(`NSGA-II: tell() takes the ${pending.length} candidates of ask() and their objectives, got ${candidates.length} and ${objectives.length}`);
     }
+    candidates.forEach((c, i) => {
+      if (c.length !== this.s.dim || pending[i].some((v, d) => v !== c[d])) throw new Error(`NSGA-II: tell() candidate ${i} is not the one ask() gave (same order, unchanged)`);
+    });
     const M = objectives[0].length;
     const f = objectives.map((o, i) => {
       if (o.length !== M || M < 1) throw new Error(`NSGA-II: candidate ${i} has ${o.length} objectives, candidate 0 has ${M}`);

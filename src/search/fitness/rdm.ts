@@ -241,7 +241,8 @@ export interface RdmFitness {
 
 const rdmOf = (metric: RdmMetric) => (g: LayerGram) => rdmFromGram(g, metric);
 
-function entry(e: Omit<RdmFitness, 'score'> & { score: RdmFitness['score'] }): RdmFitness {
+/** A table entry; a label-aware one checks the labels before scoring. */
+function entry(e: RdmFitness): RdmFitness {
   if (!e.needsLabels) return e;
   return { ...e, score: (m, n, labels) => e.score(m, n, checkLabels(labels, n, e.name)) };
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { rng, freshSeed } from './util.js';
 import { binEvents, emptyStream, FrameCollector, type EventStream } from '../src/data/events.js';
 import {
-  parseAedat31, encodeAedat31, parseGestureLabels, encodeGestureLabels, loadDvsGesture, DVS128_SENSOR, type GestureSegment,
+  parseAedat31, encodeAedat31, parseGestureLabels, encodeGestureLabels, loadDvsGesture, gestureSamples, DVS128_SENSOR, type GestureSegment,
 } from '../src/data/dvs128.js';
 import { parseAedat2, encodeAedat2, loadCifar10Dvs, CIFAR10DVS_CLASS_NAMES } from '../src/data/cifar10dvs.js';
 
@@ -140,6 +140,29 @@ describe('DVS128 Gesture (AEDAT 3.1)', () => {
     expect(() => parseAedat31(wide, 'c.aedat')).toThrow(/c.aedat: packet at byte \d+: (polarity events of 16 bytes|2 events of 16 bytes need)/);
     expect(() => parseAedat31(new TextEncoder().encode('#!AER-DAT2.0\r\n#!END-HEADER\r\n'), 'd.aedat')).toThrow(/d.aedat: not an AEDAT 3.x file/);
     expect(() => parseAedat31(new TextEncoder().encode('#!AER-DAT3.1\r\n#x\r\n'), 'e.aedat')).toThrow(/e.aedat: no '#!END-HEADER' line/);
+  });
+
+  it('cuts a recording into its labelled segments, sorted or not', () => {
+    const next = rng(freshSeed('gesture segments'));
+    const e = randomStream(next, 400, 0, 20);
+    const segs: GestureSegment[] = [{ label: 1, start: 500, end: 2500 }, { label: 4, start: 3000, end: 3600 }];
+    const opts = { frames: 3, mode: 'count' as const, height: 8, width: 8 };
+    const sorted = new FrameCollector(3, 8, 8);
+    gestureSamples(e, segs, opts, sorted);
+    // The same events with one moved far past every window, out of time order: the fallback path.
+    const shuffled = { x: e.x.slice(), y: e.y.slice(), t: e.t.slice(), p: e.p.slice() };
+    const i = e.t.findIndex((t) => t >= 1000);
+    shuffled.t[i] += 1e9;
+    const unsorted = new FrameCollector(3, 8, 8);
+    gestureSamples(shuffled, segs, opts, unsorted);
+    const a = sorted.dataset('a', 11, 'count'), b = unsorted.dataset('b', 11, 'count');
+    const inside = (s: GestureSegment, t: Float64Array) => Array.from(t).filter((v) => v >= s.start && v < s.end).length;
+    const size = 6 * 64;
+    segs.forEach((s, k) => {
+      expect(a.images.subarray(k * size, (k + 1) * size).reduce((x, v) => x + v, 0)).toBe(inside(s, e.t));
+      expect(b.images.subarray(k * size, (k + 1) * size).reduce((x, v) => x + v, 0)).toBe(inside(s, shuffled.t));
+    });
+    expect(inside(segs[0], shuffled.t)).toBe(inside(segs[0], e.t) - 1);
   });
 
   it('parses label files and refuses malformed lines', () => {

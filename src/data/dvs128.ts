@@ -152,10 +152,19 @@ export function encodeGestureLabels(segments: readonly GestureSegment[]): string
   return ['class,startTime_usec,endTime_usec', ...segments.map((s) => `${s.label + 1},${s.start},${s.end}`)].join('\n') + '\n';
 }
 
+/** The events with start <= t < end, in file order (a binary search when the times are sorted, as they are in the dataset). */
+function window(e: EventStream, sorted: boolean, start: number, end: number): EventStream {
+  if (sorted) return sliceStream(e, lowerBound(e.t, start), lowerBound(e.t, end));
+  const keep = Array.from(e.t.keys()).filter((i) => e.t[i] >= start && e.t[i] < end);
+  return { x: Uint16Array.from(keep, (i) => e.x[i]), y: Uint16Array.from(keep, (i) => e.y[i]), t: Float64Array.from(keep, (i) => e.t[i]), p: Uint8Array.from(keep, (i) => e.p[i]) };
+}
+
 /** Bins each labelled segment of one recording (events with start <= t < end; by time over that window). */
 export function gestureSamples(e: EventStream, segments: readonly GestureSegment[], o: BinningOptions, into: FrameCollector): void {
+  let sorted = true;
+  for (let i = 1; i < e.t.length && sorted; i++) sorted = e.t[i] >= e.t[i - 1];
   for (const s of segments) {
-    const part = sliceStream(e, lowerBound(e.t, s.start), lowerBound(e.t, s.end));
+    const part = window(e, sorted, s.start, s.end);
     into.add(binEvents(part, DVS128_SENSOR, o, { start: s.start, end: s.end }), s.label);
   }
 }

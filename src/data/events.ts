@@ -148,7 +148,7 @@ export function readHeaderLines(bytes: Uint8Array, file: string, endMarker?: str
   const lines: string[] = [];
   let at = 0;
   while (at < bytes.length && bytes[at] === 0x23 /* '#' */) {
-    let nl = bytes.indexOf(0x0a, at);
+    const nl = bytes.indexOf(0x0a, at);
     if (nl < 0) throw new Error(`${file}: header line at byte ${at} has no end (truncated header)`);
     const line = new TextDecoder('latin1').decode(bytes.subarray(at, nl)).replace(/\r$/, '');
     lines.push(line);

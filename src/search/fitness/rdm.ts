@@ -62,12 +62,9 @@ export async function layerGrams(layers: readonly Tensor[], binary = false): Pro
     return { gram: matmulRaw(src, src, { transB: true }), sums: sumRaw(src, planReduce('sum', src.shape, 1, false)) };
   })));
   try {
-    const out: LayerGram[] = [];
-    for (let l = 0; l < layers.length; l++) {
-      const [n, features] = layers[l].shape;
-      out.push({ n, features, gram: Float64Array.from(await recorded[l].gram.data()), sums: Float64Array.from(await recorded[l].sums.data()) });
-    }
-    return out;
+    // Every copy is recorded before the first wait: the read-backs share one round trip.
+    const read = await Promise.all(recorded.flatMap((r) => [r.gram.data(), r.sums.data()]));
+    return layers.map((t, l) => ({ n: t.shape[0], features: t.shape[1], gram: Float64Array.from(read[2 * l]), sums: Float64Array.from(read[2 * l + 1]) }));
   } finally {
     for (const r of recorded) {
       r.gram.release();

@@ -100,8 +100,10 @@ describe('rank correlations', () => {
     for (const n of [2, 3, 17, 257, 1000]) {
       const x = Array.from({ length: n }, () => Math.floor(next() * 7));
       const y = x.map((v) => (next() < 0.6 ? v + Math.floor(next() * 3) : Math.floor(next() * 5)));
-      expect(kendallTau(x, y), `tau n=${n}`).toBeCloseTo(kendallSlow(x, y), 12);
-      expect(spearmanRho(x, y), `rho n=${n}`).toBeCloseTo(spearmanSlow(x, y), 12);
+      // Tiny samples may draw a constant variable: then both sides must say NaN (undefined).
+      const same = (got: number, want: number, what: string) => (Number.isNaN(want) ? expect(got, what).toBeNaN() : expect(got, what).toBeCloseTo(want, 12));
+      same(kendallTau(x, y), kendallSlow(x, y), `tau n=${n}`);
+      same(spearmanRho(x, y), spearmanSlow(x, y), `rho n=${n}`);
     }
   });
 });

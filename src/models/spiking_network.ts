@@ -1,0 +1,187 @@
+// A spiking network from an MSE-NAS genome (SPEC 10), run in multi-step mode: the stem (conv
+// 3x3 + BN, as DARTS' and BrainCog's NetworkCIFAR) sees the images once and its output is
+// repeated over T steps (direct encoding: the same input current at every step; the stem is
+// per image, so running it once is the same as running it on T copies), giving [T*N, C, H, W].
+// Then the cells: a normal cell per genome cell, a reduction cell (LIF -> conv 3x3 stride 2
+// -> BN, channels doubled) before the cells at 1/3 and 2/3 of the depth; each cell reads the
+// outputs of the `wiring` previous cells (preprocessed by LIF -> conv -> BN to C channels:
+// 1x1, or 3x3 with stride 2^r when r reductions lie between). The head: LIF -> global average
+// pool -> linear on every step, logits averaged over the T steps. Backward runs through time
+// inside each LIF kernel, so a whole T-step forward+backward is one command encoder.
+
+import { Tensor, scope } from '../tensor.js';
+import { Module } from '../nn/module.js';
+import { Conv2d, Linear } from '../nn/layers.js';
+import { BatchNorm2d } from '../nn/batchnorm.js';
+import { reshape } from '../nn/basic.js';
+import { LIF, SpikingConv, lifLayers, type LifOptions } from '../nn/spiking.js';
+import { add, scale } from '../ops/elementwise.js';
+import { concat } from '../ops/concat.js';
+import { globalAvgPool } from '../ops/pool.js';
+import { mean, sum } from '../ops/reduce.js';
+import { noGrad } from '../autograd.js';
+import type { Generator } from '../ops/random.js';
+import { MOTIFS, type Motif } from '../snn/motifs.js';
+import { checkGenome, type CellGene, type SpikingGenome } from '../snn/genome.js';
+import { makeSpikingOp, spikingConvName } from '../snn/ops.js';
+
+/** Stem width = STEM_MULTIPLIER * C (DARTS' and BrainCog's NetworkCIFAR: 3). */
+export const STEM_MULTIPLIER = 3;
+
+export interface SpikingNetworkOptions extends Omit<LifOptions, 'T'> {
+  /** Time steps (BrainCog's `step`). */
+  T: number;
+  /** Channels of a node in the first cells (doubled at each reduction). */
+  C: number;
+  numClasses: number;
+  inChannels?: number;
+  gen?: Generator;
+  /** Normal cells; must equal the genome's when given. */
+  cells?: number;
+}
+
+interface StateInfo {
+  channels: number;
+  /** Reductions applied before it. */
+  scale: number;
+}
+
+/** A normal cell: preprocessing of its `wiring` inputs, the motif's nodes and feedback edges. */
+export class SpikingCell extends Module {
+  readonly preprocess: SpikingConv[];
+  /** Forward edges node by node, then feedback edges (identity edges are Identity modules). */
+  readonly ops: Module[];
+  readonly motif: Motif;
+
+  constructor(wiring: 2 | 3, gene: CellGene, inputs: StateInfo[], scale: number, readonly C: number, lifOpts: LifOptions, gen?: Generator) {
+    super();
+    this.motif = MOTIFS[wiring][gene.motif];
+    this.preprocess = inputs.map((s) => {
+      const stride = 2 ** (scale - s.scale);
+      return new SpikingConv(s.channels, C, stride === 1 ? 1 : 3, { ...lifOpts, stride, gen });
+    });
+    let k = 0;
+    const build = (kind: 'identity' | 'conv') => {
+      if (kind === 'identity') return makeSpikingOp('skip_connect', { ...lifOpts, C, stride: 1 });
+      const e = gene.edges[k++];
+      return makeSpikingOp(spikingConvName(e.kernel, e.polarity), { ...lifOpts, C, stride: 1, gen });
+    };
+    this.ops = [...this.motif.nodes.flat(), ...this.motif.feedback].map((e) => build(e.kind));
+  }
+
+  get outChannels(): number {
+    return this.motif.concat.length * this.C;
+  }
+
+  run(inputs: Tensor[]): Tensor {
+    const m = this.motif;
+    if (inputs.length !== this.preprocess.length) throw new Error(`SpikingCell: ${m.name} reads ${this.preprocess.length} states, got ${inputs.length}`);
+    const states = inputs.map((x, j) => this.preprocess[j].forward(x));
+    let k = 0;
+    const feedbackBase = m.nodes.flat().length;
+    m.nodes.forEach((edges, j) => {
+      const node = m.wiring + j;
+      let total: Tensor | null = null;
+      for (const e of edges) {
+        const h = this.ops[k++].forward(states[e.from]);
+        total = total ? add(total, h) : h;
+      }
+      states.push(total!);
+      // Feedback inside the time step: the node's op output is added to an earlier state, which
+      // later nodes and the output then read (BrainCog's EvoCell).
+      m.feedback.forEach((f, i) => {
+        if (f.from === node) states[f.to] = add(states[f.to], this.ops[feedbackBase + i].forward(states[node]));
+      });
+    });
+    return concat(m.concat.map((s) => states[s]), 1);
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.run(Array.from({ length: this.preprocess.length }, () => x));
+  }
+}
+
+/** Positions (normal-cell indices) before which a reduction cell goes: 1/3 and 2/3 of the depth. */
+export function reductionPoints(cells: number): number[] {
+  return [...new Set([Math.floor(cells / 3), Math.floor((2 * cells) / 3)])].filter((i) => i > 0);
+}
+
+export class SpikingNetwork extends Module {
+  readonly stem: Conv2d;
+  readonly stemBn: BatchNorm2d;
+  /** Normal cells and reductions in order. */
+  readonly layers: Module[];
+  readonly headLif: LIF;
+  readonly classifier: Linear;
+  readonly T: number;
+  readonly wiring: 2 | 3;
+
+  constructor(readonly genome: SpikingGenome, readonly opts: SpikingNetworkOptions) {
+    super();
+    checkGenome(genome);
+    const { C, T, numClasses, gen } = opts;
+    if (!Number.isInteger(T) || T < 1) throw new Error(`SpikingNetwork: T must be a positive integer, got ${T}`);
+    if (!Number.isInteger(C) || C < 1) throw new Error(`SpikingNetwork: C must be a positive integer, got ${C}`);
+    if (opts.cells !== undefined && opts.cells !== genome.cells.length) throw new Error(`SpikingNetwork: cells ${opts.cells} given, but the genome has ${genome.cells.length}`);
+    this.T = T;
+    this.wiring = genome.wiring;
+    const lifOpts: LifOptions = { T, tau: opts.tau, threshold: opts.threshold, alpha: opts.alpha, trackSpikes: opts.trackSpikes };
+    const stemC = STEM_MULTIPLIER * C;
+    this.stem = new Conv2d(opts.inChannels ?? 3, stemC, 3, { padding: 1, gen });
+    this.stemBn = new BatchNorm2d(stemC);
+    const states: StateInfo[] = Array.from({ length: genome.wiring }, () => ({ channels: stemC, scale: 0 }));
+    const reductions = reductionPoints(genome.cells.length);
+    this.layers = [];
+    let cCur = C;
+    let scale = 0;
+    genome.cells.forEach((gene, i) => {
+      if (reductions.includes(i)) {
+        const prev = states[states.length - 1];
+        cCur *= 2;
+        scale++;
+        this.layers.push(new SpikingConv(prev.channels, cCur, 3, { ...lifOpts, stride: 2, gen }));
+        states.push({ channels: cCur, scale });
+      }
+      const cell = new SpikingCell(genome.wiring, gene, states.slice(-genome.wiring), scale, cCur, lifOpts, gen);
+      this.layers.push(cell);
+      states.push({ channels: cell.outChannels, scale });
+    });
+    this.headLif = new LIF(lifOpts);
+    this.classifier = new Linear(states[states.length - 1].channels, numClasses, { gen });
+  }
+
+  /** Logits [N, classes]: the classifier's output averaged over the T steps. */
+  forward(x: Tensor): Tensor {
+    const T = this.T;
+    const n = x.shape[0];
+    const stem = this.stemBn.forward(this.stem.forward(x));
+    // Direct encoding: the same input at every step, T-major.
+    let states = Array.from({ length: this.wiring }, () => (T === 1 ? stem : concat(Array.from({ length: T }, () => stem), 0)));
+    for (const layer of this.layers) {
+      const out = layer instanceof SpikingCell ? layer.run(states.slice(-this.wiring)) : layer.forward(states[states.length - 1]);
+      states = [...states.slice(1 - this.wiring), out];
+    }
+    const features = globalAvgPool(this.headLif.forward(states[states.length - 1]));
+    const logits = this.classifier.forward(features);
+    const k = logits.shape[1];
+    return reshape(mean(reshape(logits, [T, n * k]), 0), [n, k]);
+  }
+
+  /** Per LIF layer, the spike count of each neuron over the T steps of the last forward, [N, F]. Owned by the model. */
+  spikeFeatures(): Tensor[] {
+    const out = lifLayers(this).map((l) => l.counts);
+    if (out.some((c) => !c)) throw new Error('spikeFeatures: needs a forward first, with spike tracking on (trackSpikes)');
+    return out as Tensor[];
+  }
+
+  /** [1]: spikes per image in the last forward, all layers and steps together (an energy proxy). The caller owns it. */
+  spikeCount(): Tensor {
+    const features = this.spikeFeatures();
+    const n = features[0].shape[0];
+    return scope(() => noGrad(() => {
+      let total = sum(features[0]);
+      for (const f of features.slice(1)) total = add(total, sum(f));
+      return scale(total, 1 / n);
+    }));
+  }
+}

@@ -16,7 +16,7 @@ import { measureSpikingStep, memoryLine } from '../src/snn/memory.js';
 
 const rt = useGpu();
 
-const image = { channels: 3, size: 8, classes: 3 };
+const image = { channels: 3, height: 8, width: 8, classes: 3 };
 const input = (n: number, seed: number) => {
   const next = rng(seed);
   return Tensor.fromData(Float32Array.from({ length: n * 3 * 8 * 8 }, () => 2 * next() - 1), [n, 3, 8, 8]);

@@ -144,3 +144,28 @@ export function isSpikingGenotype(raw: unknown): boolean {
 export function authorsGenome(wiring: Wiring, motifs: number[], kernel: Kernel = 3): SpikingGenome {
   return { wiring, cells: motifs.map((m) => ({ motif: m, edges: convEdges(MOTIFS[wiring][m]).map((e) => ({ kernel, polarity: e.authorPolarity ?? 'exc' })) })) };
 }
+
+/**
+ * Reads a genotype file and returns its genome when it is a spiking one (kind "spiking"), or
+ * null when it is another kind of genotype, a preset name or unreadable (the DARTS loader then
+ * reports). A search run's file may wrap the genotype as { genotype: ... }.
+ */
+export async function loadSpikingGenotype(path: string): Promise<SpikingGenome | null> {
+  const fs = await import('node:fs/promises');
+  let text: string;
+  try {
+    text = await fs.readFile(path, 'utf8');
+  } catch {
+    return null;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!isSpikingGenotype(json)) return null;
+  const inner = (json as Record<string, unknown>).genotype ?? json;
+  const { name: _name, ...genome } = parseSpikingGenotype(inner, path);
+  return genome;
+}

@@ -1,4 +1,8 @@
 import { describe, it, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { useGpu, rng, freshSeed, fixedSeed, expectClose } from './util.js';
 import { Tensor, scope } from '../src/tensor.js';
 import { backward, noGrad } from '../src/autograd.js';
@@ -236,4 +240,26 @@ describe('SpikingNetwork', () => {
     }
     expect(diffs).toBeGreaterThan(0);
   });
+});
+
+describe('bionas train with a spiking genotype', () => {
+  it('trains the network a genotype file describes, printing the T-step memory (built CLI)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bionas-snn-'));
+    const file = join(dir, 'genotype.json');
+    writeFileSync(file, JSON.stringify({ genotype: genotypeJson(authorsGenome(3, [4]), 'cli') }));
+    const r = spawnSync('node', ['dist/bionas.mjs', 'train', '--genotype', file, '--timesteps', '2', '--C', '2', '--epochs', '1', '--batch', '8',
+      '--synthetic-size', '16', '--image-size', '8', '--run', join(dir, 'run'), '--log-every', '1'], { encoding: 'utf8', env: { ...process.env, CI: '1' } });
+    const out = r.stdout + r.stderr;
+    expect(r.status, out).toBe(0);
+    expect(out).toMatch(/model: spiking, /);
+    expect(out).toMatch(/spiking step memory: peak [\d.]+ MiB for batch 8 x T 2/);
+    expect(out).toMatch(/test: loss [\d.]+, accuracy/);
+    const summary = JSON.parse(readFileSync(join(dir, 'run', 'summary.json'), 'utf8'));
+    expect(summary.model).toMatchObject({ model: 'spiking', timesteps: 2, genotype: { wiring: 3, cells: [{ motif: 4 }] } });
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ kind: 'spiking', wiring: 3, cells: [{ motif: 7, edges: [] }] }));
+    const invalid = spawnSync('node', ['dist/bionas.mjs', 'train', '--genotype', join(dir, 'bad.json'), '--run', join(dir, 'run2')], { encoding: 'utf8', env: { ...process.env, CI: '1' } });
+    expect(invalid.status).not.toBe(0);
+    expect(invalid.stdout + invalid.stderr).toMatch(/bad.json: cells\[0\].motif must be an integer 0..4/);
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
 });

@@ -243,7 +243,7 @@ describe('SpikingNetwork', () => {
 });
 
 describe('bionas train with a spiking genotype', () => {
-  it('trains the network a genotype file describes, printing the T-step memory (built CLI)', () => {
+  it('trains the network a genotype file describes, printing the T-step memory; eval rebuilds it from the checkpoint (built CLI)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bionas-snn-'));
     const file = join(dir, 'genotype.json');
     writeFileSync(file, JSON.stringify({ genotype: genotypeJson(authorsGenome(3, [4]), 'cli') }));
@@ -256,6 +256,11 @@ describe('bionas train with a spiking genotype', () => {
     expect(out).toMatch(/test: loss [\d.]+, accuracy/);
     const summary = JSON.parse(readFileSync(join(dir, 'run', 'summary.json'), 'utf8'));
     expect(summary.model).toMatchObject({ model: 'spiking', timesteps: 2, genotype: { wiring: 3, cells: [{ motif: 4 }] } });
+    // The checkpoint rebuilds the same network: bionas eval reproduces the test numbers.
+    const evaluated = spawnSync('node', ['dist/bionas.mjs', 'eval', '--checkpoint', join(dir, 'run', 'checkpoint.bin'), '--synthetic-size', '16', '--image-size', '8'], { encoding: 'utf8', env: { ...process.env, CI: '1' } });
+    expect(evaluated.status, evaluated.stdout + evaluated.stderr).toBe(0);
+    const numbers = /test: loss ([\d.]+), accuracy ([\d.]+)%/.exec(out)!;
+    expect(evaluated.stdout).toContain(`spiking after 1 epochs: test loss ${numbers[1]}, accuracy ${numbers[2]}%`);
     writeFileSync(join(dir, 'bad.json'), JSON.stringify({ kind: 'spiking', wiring: 3, cells: [{ motif: 7, edges: [] }] }));
     const invalid = spawnSync('node', ['dist/bionas.mjs', 'train', '--genotype', join(dir, 'bad.json'), '--run', join(dir, 'run2')], { encoding: 'utf8', env: { ...process.env, CI: '1' } });
     expect(invalid.status).not.toBe(0);

@@ -17,6 +17,7 @@ import { reshape } from '../nn/basic.js';
 import { LIF, SpikingConv, lifLayers, type LifOptions } from '../nn/spiking.js';
 import { add, scale } from '../ops/elementwise.js';
 import { concat } from '../ops/concat.js';
+import { batchNormReadsInput } from '../ops/batchnorm.js';
 import { globalAvgPool } from '../ops/pool.js';
 import { mean, sum } from '../ops/reduce.js';
 import { noGrad } from '../autograd.js';
@@ -77,6 +78,16 @@ export class SpikingCell extends Module {
     const m = this.motif;
     if (inputs.length !== this.preprocess.length) throw new Error(`SpikingCell: ${m.name} reads ${this.preprocess.length} states, got ${inputs.length}`);
     const states = inputs.map((x, j) => this.preprocess[j].forward(x));
+    // Tensors no backward reads, freed once the output is made: the preprocessed states (BN
+    // outputs; BN with affine parameters differentiates from its input, and the next LIF reads
+    // only its membranes) and the sums made here (add's backward reads nothing). Gate outputs
+    // stay: the polarity gate's backward reads them.
+    const freeable = new Set<Tensor>(states.filter((_, j) => batchNormReadsInput(this.preprocess[j].bn)));
+    const sum = (a: Tensor, b: Tensor) => {
+      const out = add(a, b);
+      freeable.add(out);
+      return out;
+    };
     let k = 0;
     const feedbackBase = m.nodes.flat().length;
     m.nodes.forEach((edges, j) => {
@@ -84,16 +95,18 @@ export class SpikingCell extends Module {
       let total: Tensor | null = null;
       for (const e of edges) {
         const h = this.ops[k++].forward(states[e.from]);
-        total = total ? add(total, h) : h;
+        total = total ? sum(total, h) : h;
       }
       states.push(total!);
       // Feedback inside the time step: the node's op output is added to an earlier state, which
       // later nodes and the output then read (BrainCog's EvoCell).
       m.feedback.forEach((f, i) => {
-        if (f.from === node) states[f.to] = add(states[f.to], this.ops[feedbackBase + i].forward(states[node]));
+        if (f.from === node) states[f.to] = sum(states[f.to], this.ops[feedbackBase + i].forward(states[node]));
       });
     });
-    return concat(m.concat.map((s) => states[s]), 1);
+    const out = concat(m.concat.map((s) => states[s]), 1);
+    for (const t of freeable) t.releaseData();
+    return out;
   }
 
   forward(x: Tensor): Tensor {
@@ -156,12 +169,28 @@ export class SpikingNetwork extends Module {
     const n = x.shape[0];
     const stem = this.stemBn.forward(this.stem.forward(x));
     // Direct encoding: the same input at every step, T-major.
-    let states = Array.from({ length: this.wiring }, () => (T === 1 ? stem : concat(Array.from({ length: T }, () => stem), 0)));
+    const repeated = T === 1 ? stem : concat(Array.from({ length: T }, () => stem), 0);
+    // The stem's BN has affine parameters: its backward reads its input, not this output.
+    if (repeated !== stem) stem.releaseData();
+    let states = Array.from({ length: this.wiring }, () => repeated);
+    // A state leaving the window of the last `wiring` outputs has been read by every layer that
+    // reads it, and no backward reads it (only LIFs do, and they keep their membranes; the
+    // stem's and reductions' BNs have affine parameters, so they differentiate from their input).
+    const retire = (t: Tensor) => {
+      if (!states.includes(t) && !t.released) t.releaseData();
+    };
     for (const layer of this.layers) {
       const out = layer instanceof SpikingCell ? layer.run(states.slice(-this.wiring)) : layer.forward(states[states.length - 1]);
-      states = [...states.slice(1 - this.wiring), out];
+      const gone = states[0];
+      states = [...states.slice(1), out];
+      retire(gone);
     }
-    const features = globalAvgPool(this.headLif.forward(states[states.length - 1]));
+    const last = states[states.length - 1];
+    const features = globalAvgPool(this.headLif.forward(last));
+    for (const t of new Set(states)) {
+      states = states.filter((s) => s !== t);
+      retire(t);
+    }
     const logits = this.classifier.forward(features);
     const k = logits.shape[1];
     return reshape(mean(reshape(logits, [T, n * k]), 0), [n, k]);

@@ -14,7 +14,7 @@ import {
   randomGenome, encodeGenome, decodeGenome, genomeDimension, parseSpikingGenotype, genotypeJson, isSpikingGenotype, authorsGenome, loadSpikingGenotype, type SpikingGenome,
 } from '../src/snn/genome.js';
 import { SPIKING_OPS, makeSpikingOp } from '../src/snn/ops.js';
-import { SpikingNetwork, SpikingCell, reductionPoints } from '../src/models/spiking_network.js';
+import { SpikingNetwork, SpikingCell, reductionPoints, framesToSteps } from '../src/models/spiking_network.js';
 import { SpikingConv, lifLayers } from '../src/nn/spiking.js';
 import { measureSpikingStep, memoryLine } from '../src/snn/memory.js';
 
@@ -215,6 +215,38 @@ describe('SpikingNetwork', () => {
     expect(last).toBeLessThan(0.5 * first);
     net.dispose();
   }, 60_000);
+
+  it('event frames [N, T*c, H, W] (channel t*c + k) become the T-major stack [T*N, c, H, W]', async () => {
+    const next = rng(freshSeed('frames to steps'));
+    const [N, T, c, H, W] = [3, 5, 2, 7, 3];
+    const xv = Float32Array.from({ length: N * T * c * H * W }, next);
+    const x = Tensor.fromData(xv, [N, T * c, H, W]);
+    const y = framesToSteps(x, T);
+    expect(y.shape).toEqual([T * N, c, H, W]);
+    const want = new Float32Array(xv.length);
+    const px = H * W;
+    for (let t = 0; t < T; t++) for (let n = 0; n < N; n++) for (let k = 0; k < c * px; k++) want[(t * N + n) * c * px + k] = xv[(n * T + t) * c * px + k];
+    expect(Array.from(await y.data())).toEqual(Array.from(want));
+    expect(() => framesToSteps(x, 4)).toThrow(/framesToSteps: input \[3, 10, 7, 3\] must be \[N, T\*c, H, W\] with T = 4/);
+  });
+
+  it('frames encoding with the same frame at every step equals direct encoding (same weights)', async () => {
+    const genome = authorsGenome(2, [2, 1]);
+    const T = 3;
+    const direct = new SpikingNetwork(genome, { T, C: 2, numClasses: 3, inChannels: 2, gen: new Generator(5) });
+    const frames = new SpikingNetwork(genome, { T, C: 2, numClasses: 3, inChannels: 2, gen: new Generator(5), encoding: 'frames' });
+    const next = rng(freshSeed('frames vs direct'));
+    const N = 3;
+    const one = Float32Array.from({ length: N * 2 * 64 }, () => 2 * next() - 1);
+    const tiled = new Float32Array(N * T * 2 * 64);
+    for (let n = 0; n < N; n++) for (let t = 0; t < T; t++) tiled.set(one.subarray(n * 128, (n + 1) * 128), (n * T + t) * 128);
+    const [a, b] = noGrad(() => [direct.forward(Tensor.fromData(one, [N, 2, 8, 8])), frames.forward(Tensor.fromData(tiled, [N, T * 2, 8, 8]))]);
+    expectClose(await b.data(), await a.data(), 1e-4, 'frames vs direct logits');
+    const counts = async (net: SpikingNetwork) => (await Promise.all(net.spikeFeatures().map((f) => f.data()))).flatMap((v) => Array.from(v));
+    expect(await counts(frames)).toEqual(await counts(direct));
+    direct.dispose();
+    frames.dispose();
+  });
 
   it('a feedback edge adds its op of the later node to the earlier state: cell output differs from the same cell without it', async () => {
     // mm5 is mm1 plus an identity feedback 3 -> 2 (state 2 += node 3). With shared weights, the

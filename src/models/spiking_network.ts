@@ -9,15 +9,16 @@
 // pool -> linear on every step, logits averaged over the T steps. Backward runs through time
 // inside each LIF kernel, so a whole T-step forward+backward is one command encoder.
 
-import { Tensor, scope } from '../tensor.js';
+import { Tensor, scope, fmt } from '../tensor.js';
 import { Module } from '../nn/module.js';
 import { Conv2d, Linear } from '../nn/layers.js';
 import { BatchNorm2d } from '../nn/batchnorm.js';
 import { reshape } from '../nn/basic.js';
 import { LIF, SpikingConv, lifLayers, type LifOptions } from '../nn/spiking.js';
 import { add, scale } from '../ops/elementwise.js';
-import { concat } from '../ops/concat.js';
+import { concat, slice } from '../ops/concat.js';
 import { batchNormReadsInput } from '../ops/batchnorm.js';
+import { needsGrad } from '../tape.js';
 import { globalAvgPool } from '../ops/pool.js';
 import { mean, sum } from '../ops/reduce.js';
 import { noGrad } from '../autograd.js';
@@ -39,6 +40,25 @@ export interface SpikingNetworkOptions extends Omit<LifOptions, 'T'> {
   gen?: Generator;
   /** Normal cells; must equal the genome's when given. */
   cells?: number;
+  /**
+   * 'direct' (default): images [N, inChannels, H, W], the same input at every step (BrainCog's
+   * `--encode direct`). 'frames': event frames [N, T * inChannels, H, W], channel t * inChannels + k
+   * being channel k of step t (src/data/events.ts: 2t + p), one frame per step.
+   */
+  encoding?: SpikingEncoding;
+}
+
+export type SpikingEncoding = 'direct' | 'frames';
+
+/** Event frames [N, T*c, H, W] (channel t*c + k) to the T-major stack [T*N, c, H, W]. */
+export function framesToSteps(x: Tensor, T: number): Tensor {
+  if (x.rank !== 4 || x.shape[1] % T) throw new Error(`framesToSteps: input ${fmt(x.shape)} must be [N, T*c, H, W] with T = ${T} dividing the channels`);
+  const c = x.shape[1] / T;
+  if (T === 1) return x;
+  const steps = Array.from({ length: T }, (_, t) => slice(x, 1, t * c, (t + 1) * c));
+  const out = concat(steps, 0);
+  for (const s of steps) s.releaseData(); // slice's and concat's backwards need only shapes
+  return out;
 }
 
 interface StateInfo {
@@ -128,6 +148,7 @@ export class SpikingNetwork extends Module {
   readonly classifier: Linear;
   readonly T: number;
   readonly wiring: 2 | 3;
+  readonly encoding: SpikingEncoding;
 
   constructor(readonly genome: SpikingGenome, readonly opts: SpikingNetworkOptions) {
     super();
@@ -138,6 +159,8 @@ export class SpikingNetwork extends Module {
     if (opts.cells !== undefined && opts.cells !== genome.cells.length) throw new Error(`SpikingNetwork: cells ${opts.cells} given, but the genome has ${genome.cells.length}`);
     this.T = T;
     this.wiring = genome.wiring;
+    this.encoding = opts.encoding ?? 'direct';
+    if (this.encoding !== 'direct' && this.encoding !== 'frames') throw new Error(`SpikingNetwork: encoding must be 'direct' or 'frames', got ${String(this.encoding)}`);
     const lifOpts: LifOptions = { T, tau: opts.tau, threshold: opts.threshold, alpha: opts.alpha, trackSpikes: opts.trackSpikes };
     const stemC = STEM_MULTIPLIER * C;
     this.stem = new Conv2d(opts.inChannels ?? 3, stemC, 3, { padding: 1, gen });
@@ -167,11 +190,19 @@ export class SpikingNetwork extends Module {
   forward(x: Tensor): Tensor {
     const T = this.T;
     const n = x.shape[0];
-    const stem = this.stemBn.forward(this.stem.forward(x));
-    // Direct encoding: the same input at every step, T-major.
-    const repeated = T === 1 ? stem : concat(Array.from({ length: T }, () => stem), 0);
-    // The stem's BN has affine parameters: its backward reads its input, not this output.
-    if (repeated !== stem) stem.releaseData();
+    let repeated: Tensor;
+    if (this.encoding === 'frames') {
+      // One frame per step: the stem runs on the T*N stacked frames.
+      const steps = framesToSteps(x, T);
+      repeated = this.stemBn.forward(this.stem.forward(steps));
+      if (steps !== x && !needsGrad(this.stem.weight)) steps.releaseData();
+    } else {
+      // Direct encoding: the same input at every step, T-major.
+      const stem = this.stemBn.forward(this.stem.forward(x));
+      repeated = T === 1 ? stem : concat(Array.from({ length: T }, () => stem), 0);
+      // The stem's BN has affine parameters: its backward reads its input, not this output.
+      if (repeated !== stem) stem.releaseData();
+    }
     let states = Array.from({ length: this.wiring }, () => repeated);
     // A state leaving the window of the last `wiring` outputs has been read by every layer that
     // reads it, and no backward reads it (only LIFs do, and they keep their membranes; the

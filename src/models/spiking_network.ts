@@ -23,7 +23,7 @@ import { globalAvgPool } from '../ops/pool.js';
 import { mean, sum } from '../ops/reduce.js';
 import { noGrad } from '../autograd.js';
 import type { Generator } from '../ops/random.js';
-import { MOTIFS, type Motif } from '../snn/motifs.js';
+import { MOTIFS, convEdges, type Motif } from '../snn/motifs.js';
 import { checkGenome, type CellGene, type SpikingGenome } from '../snn/genome.js';
 import { makeSpikingOp, spikingConvName } from '../snn/ops.js';
 
@@ -77,6 +77,10 @@ export class SpikingCell extends Module {
   constructor(wiring: 2 | 3, gene: CellGene, inputs: StateInfo[], scale: number, readonly C: number, lifOpts: LifOptions, gen?: Generator) {
     super();
     this.motif = MOTIFS[wiring][gene.motif];
+    if (!this.motif) throw new Error(`SpikingCell: no motif ${gene.motif} for wiring ${wiring} (0..${MOTIFS[wiring].length - 1})`);
+    const convs = convEdges(this.motif).length;
+    if (gene.edges.length !== convs) throw new Error(`SpikingCell: motif ${this.motif.name} has ${convs} conv edges, the gene gives ${gene.edges.length}`);
+    if (inputs.length !== wiring) throw new Error(`SpikingCell: wiring ${wiring} needs ${wiring} input states, got ${inputs.length}`);
     this.preprocess = inputs.map((s) => {
       const stride = 2 ** (scale - s.scale);
       return new SpikingConv(s.channels, C, stride === 1 ? 1 : 3, { ...lifOpts, stride, gen });

@@ -6,6 +6,7 @@
 
 import { Tensor, keep, fmt } from './tensor.js';
 import { addInto, add, copy } from './ops/elementwise.js';
+import { full } from './ops/fill.js';
 import { noGrad } from './context.js';
 
 export { type GradNode, needsGrad, record } from './tape.js';
@@ -45,7 +46,9 @@ export function backward(root: Tensor, seed?: Tensor): void {
   if (!seed && root.size !== 1) throw new Error(`backward: root has ${root.size} elements; pass a seed gradient of its shape`);
   if (seed && seed.size !== root.size) throw new Error(`backward: seed of ${seed.size} elements for a root of ${root.size}`);
   const grads = new Map<Tensor, Tensor>();
-  grads.set(root, seed ? seed.view() : Tensor.fromData([1], root.shape));
+  // The seed 1 is filled by a kernel, not uploaded: an upload into a pooled buffer that this
+  // step's encoder already used would submit the step in two parts.
+  grads.set(root, seed ? seed.view() : full(root.shape, 1));
   noGrad(() => {
     for (const t of topologicalOrder(root)) {
       let g = grads.get(t);

@@ -12,6 +12,7 @@ import { parseGenotype } from '../models/genotype.js';
 import { parseFlags, helpText, UsageError, type FlagTable } from './flags.js';
 import { DATA_FLAGS, loadData } from './common.js';
 import { buildModel, type ModelDescription } from './train.js';
+import { parseSpikingGenotype } from '../snn/genome.js';
 
 const EVAL_FLAGS: FlagTable = {
   checkpoint: { type: 'string', help: 'checkpoint.bin of a training run (required)' },
@@ -37,7 +38,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   await initGpu();
   const d = meta.describe as ModelDescription | undefined;
   if (!d || !d.model) throw new Error(`${f.checkpoint}: the checkpoint does not describe its model (written by an older bionas?)`);
-  if (d.genotype) d.genotype = parseGenotype(d.genotype, `${f.checkpoint} (genotype)`);
+  if (d.genotype) d.genotype = d.model === 'spiking' ? parseSpikingGenotype(d.genotype, `${f.checkpoint} (genotype)`) : parseGenotype(d.genotype, `${f.checkpoint} (genotype)`);
   const { test } = await loadData(f, f.seed as number);
   if (test.numClasses !== d.numClasses) throw new UsageError(`the checkpoint's model has ${d.numClasses} classes, --dataset ${f.dataset} has ${test.numClasses}`);
   const model = buildModel(d, new Generator(d.seed));

@@ -9,6 +9,9 @@ import { CifarResNet } from '../models/resnet.js';
 import { NetworkCIFAR } from '../models/network.js';
 import { Nb201Network, parseNb201 } from '../models/nb201.js';
 import { loadGenotype } from '../models/genotype.js';
+import { SpikingNetwork } from '../models/spiking_network.js';
+import { loadSpikingGenotype, type SpikingGenome } from '../snn/genome.js';
+import { measureSpikingStep, memoryLine } from '../snn/memory.js';
 import { parseRule, ruleNames } from '../rules/registry.js';
 import { ruleLayers } from '../nn/layers.js';
 import { train, evaluate, DEFAULT_TRAIN, type TrainConfig, type TrainableModel } from '../train/trainer.js';
@@ -31,6 +34,10 @@ export const TRAIN_PRESETS: Record<string, Partial<TrainConfig> & { cutout?: num
   // DARTS' evaluation of a found cell: 600 epochs, cosine to 0, cutout, drop path, auxiliary head.
   darts: { epochs: 600, batchSize: 96, optimizer: 'sgd', lr: 0.025, momentum: 0.9, weightDecay: 3e-4, schedule: 'cosine', minLr: 0, gradClip: 5, auxWeight: 0.4, dropPath: 0.2, cutout: 16 },
   // A few epochs on small data: the README's demo and quick checks.
+  // MSE-NAS' training in BrainCog (evolution.py defaults): cosine from 5e-3 to 1e-5 with 5 warm-up epochs, label
+  // smoothing 0.1, batch 128. BrainCog uses AdamW (weight decay 0.01, decoupled); bionas' Adam couples decay as L2,
+  // so the decay is left at 0 here rather than changing its meaning.
+  mse_nas: { epochs: 600, batchSize: 128, optimizer: 'adam', lr: 5e-3, weightDecay: 0, schedule: 'cosine', minLr: 1e-5, warmupEpochs: 5, labelSmoothing: 0.1 },
   quick: { epochs: 3, batchSize: 64, optimizer: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 3e-4, schedule: 'cosine', gradClip: 5 },
 };
 
@@ -38,14 +45,15 @@ export const TRAIN_PRESETS: Record<string, Partial<TrainConfig> & { cutout?: num
 const RESUMABLE = ['epochs', 'log-every', 'checkpoint-minutes', 'grad-variance'];
 
 export const TRAIN_FLAGS: FlagTable = {
-  model: { type: 'string', default: 'resnet20', choices: ['resnet20', 'resnet56', 'network', 'nb201'], help: 'architecture; --genotype implies network, --arch implies nb201' },
+  model: { type: 'string', default: 'resnet20', choices: ['resnet20', 'resnet56', 'network', 'nb201', 'spiking'], help: 'architecture; --genotype implies network (spiking for a spiking genotype), --arch implies nb201' },
+  timesteps: { type: 'int', min: 1, default: 4, help: 'time steps T of a spiking network (BrainCog MSE-NAS: 10; 4 keeps CPU runs short)' },
   rule: { type: 'string', default: 'bp', choices: ruleNames(), help: 'learning rule of every conv and linear layer of a ResNet' },
   genotype: { type: 'string', help: 'genotype JSON file (e.g. RUN/genotype.json) or preset: darts_v1, darts_v2, biodarts' },
   arch: { type: 'string', help: "NAS-Bench-201 cell, e.g. '|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|'" },
   C: { type: 'int', min: 2, default: 36, help: 'initial channels of a genotype network (NAS-Bench-201: 16)' },
   layers: { type: 'int', min: 3, default: 20, help: 'cells of a genotype network' },
   auxiliary: { type: 'bool', default: false, help: 'auxiliary head (genotype network); its loss weight is --aux-weight' },
-  preset: { type: 'string', default: 'quick', choices: Object.keys(TRAIN_PRESETS), help: 'hyper-parameter preset: biotorch (ResNet baselines), darts (found cells), quick' },
+  preset: { type: 'string', default: 'quick', choices: Object.keys(TRAIN_PRESETS), help: 'hyper-parameter preset: biotorch (ResNet baselines), darts (found cells), mse_nas (spiking networks), quick' },
   ...DATA_FLAGS,
   'valid-size': { type: 'int', min: 0, default: 0, help: 'images held out of the training set for per-epoch validation (Biotorch: 5000)' },
   epochs: { type: 'int', min: 1, help: 'epochs (default: from --preset)' },
@@ -114,21 +122,27 @@ export interface ModelDescription {
   numClasses: number;
   inChannels: number;
   seed: number;
+  /** Time steps of a spiking network. */
+  timesteps?: number;
 }
 
 export async function describeModel(f: FlagValues, data: ImageDataset): Promise<ModelDescription> {
   let model = f.model as string;
-  if (f.genotype) model = 'network';
+  // A spiking genotype file (kind "spiking") builds a spiking network; any other is a DARTS genotype.
+  const spiking: SpikingGenome | null = f.genotype ? await loadSpikingGenotype(f.genotype as string) : null;
+  if (f.genotype) model = spiking ? 'spiking' : 'network';
+  if (model === 'spiking' && !spiking) throw new UsageError('--model spiking needs --genotype FILE holding a spiking genotype ({"kind": "spiking", ...})');
   if (f.arch) model = 'nb201';
   if (model === 'network' && !f.genotype) throw new UsageError('--model network needs --genotype FILE or a preset name');
   if (model === 'nb201' && !f.arch) throw new UsageError("--model nb201 needs --arch '|op~0|+|op~0|op~1|+|op~0|op~1|op~2|'");
   return {
     model, rule: parseRule(f.rule as string),
-    genotype: f.genotype ? await loadGenotype(f.genotype as string) : undefined,
+    genotype: spiking ?? (f.genotype ? await loadGenotype(f.genotype as string) : undefined),
     arch: f.arch as string | undefined,
     C: f.arch && f.C === TRAIN_FLAGS.C.default ? 16 : (f.C as number),
     layers: f.layers as number, auxiliary: !!f.auxiliary,
     numClasses: data.numClasses, inChannels: data.channels, seed: f.seed as number,
+    ...(spiking ? { timesteps: f.timesteps as number } : {}),
   };
 }
 
@@ -139,6 +153,8 @@ export function buildModel(d: ModelDescription, gen: Generator): TrainableModel 
       return new CifarResNet({ depth: d.model === 'resnet20' ? 20 : 56, rule: d.rule, numClasses: d.numClasses, inChannels: d.inChannels, gen });
     case 'network':
       return new NetworkCIFAR(d.genotype as never, { C: d.C, layers: d.layers, numClasses: d.numClasses, auxiliary: d.auxiliary, inChannels: d.inChannels, gen });
+    case 'spiking':
+      return new SpikingNetwork(d.genotype as SpikingGenome, { T: d.timesteps ?? (TRAIN_FLAGS.timesteps.default as number), C: d.C, numClasses: d.numClasses, inChannels: d.inChannels, gen });
     case 'nb201':
       return new Nb201Network(parseNb201(d.arch!), { C: d.C, numClasses: d.numClasses, inChannels: d.inChannels, gen });
     default:
@@ -176,6 +192,10 @@ export async function trainCommand(argv: string[]): Promise<void> {
     const model = buildModel(description, gen);
     console.log(`model: ${description.model}${description.model.startsWith('resnet') ? ` (rule ${description.rule})` : ''}, ${(model.parameterCount() / 1e6).toFixed(3)}M parameters; ` +
       `data: ${trainPart.count} train, ${validPart?.count ?? 0} valid, ${test.count} test (${trainSet.name}); run folder: ${runDir}`);
+    if (model instanceof SpikingNetwork) {
+      // One step encoded to count its memory; in an evaluating context with batch statistics, so no BN statistic moves.
+      console.log(memoryLine(measureSpikingStep(model, config.batchSize, { channels: trainSet.channels, height: trainSet.height, width: trainSet.width, classes: trainSet.numClasses }, seed)));
+    }
     const loaders = {
       train: new BatchLoader(trainPart, { batchSize: config.batchSize, shuffle: true, seed, dropLast: true, augment: { cropPadding: Math.round(trainPart.height / 8), flip: true, cutout: config.cutout } }),
       valid: validPart ? new BatchLoader(validPart, { batchSize: 256 }) : null,

@@ -2,6 +2,9 @@
 // the row's output gradient g[i]. With u = z[y] - z[m] and D = z[p1] - z[p3] + 1e-12, the loss is
 // -u / D, so dloss/dz[y] -= 1/D, dloss/dz[m] += 1/D, dloss/dz[p1] += u/D^2, dloss/dz[p3] -= u/D^2
 // (indices may coincide: the terms add). m, p1, p3 come from the forward's picks.
+// When y is p3 (so m is p1) the loss is (z[p1] - z[p3]) / (z[p1] - z[p3] + 1e-12) = 1 flat and
+// its float gradient only rounding noise, whose sign would steer an attack at random: the row's
+// gradient is 0 there (bionas choice; docs/ATTACKS.md).
 // A label outside [0, K) gives a NaN row (params.nanBits) and is never used as an index.
 // Layout: [N, K] row-major. Bindings: params (uniform), logits (read), labels (read, i32), picks
 // (read, i32 [N, 3]), g (read, [N]), dx (written, [N, K]).
@@ -37,6 +40,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let m = picks[i * 3u];
   let p1 = picks[i * 3u + 1u];
   let p3 = picks[i * 3u + 2u];
+  if (y == p3) {
+    dx[j] = 0.0;
+    return;
+  }
   let u = logits[base + u32(y)] - logits[base + u32(m)];
   let inv = 1.0 / (logits[base + u32(p1)] - logits[base + u32(p3)] + DLR_DENOMINATOR_EPS);
   var d = 0.0;

@@ -1,7 +1,7 @@
 // apgd_start: APGD's Linf start (torchattacks 3.5.1 / auto-attack), per image n:
 //   x = clamp(x0 + eps * t / max_j |t[n, j]|, 0, 1),  t ~ U(-1, 1) drawn by the attack,
 // max |t| from apgd_samples.wgsl's t_max_main (state field T_MAX = 11). A draw of all zeros
-// (max 0) starts at x0 (the reference would divide by 0).
+// (max 0) starts at x0 (bionas choice: the reference would divide by 0).
 // Layout: [N, per] (per = C * H * W). Bindings: params (uniform), x0 (read), t (read), state
 // (read, f32 [FIELDS, N]), x (written).
 // Tiling: 1-D, one thread per element, i = gid.x + gid.y * nwg.x * WG.

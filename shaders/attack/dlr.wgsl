@@ -1,7 +1,8 @@
 // dlr: per-row Difference of Logits Ratio loss of Croce & Hein (2020), the loss APGD-DLR ascends,
 //   loss[i] = -(z[y] - max_{k != y} z[k]) / (z[p1] - z[p3] + 1e-12),
 // z = logits[i, :], y = labels[i], p1 and p3 the indices of the largest and third-largest logit.
-// Ties rank the lower index first (the reference sorts; any order gives the same values). Also
+// Ties rank the lower index first (bionas choice: the reference's torch.sort leaves the order of
+// ties unspecified; any order gives the same loss). Also
 // writes picks[i, 0..2] = (m, p1, p3), m = argmax_{k != y} z[k], for the backward. A label outside
 // [0, K) is never used as an index: its row's loss is NaN (params.nanBits) and its picks -1.
 // Layout: logits [N, K] row-major, K >= 3 (checked on the CPU). Bindings: params (uniform), logits

@@ -1,6 +1,7 @@
 // The losses of the logits that the white-box attacks ascend, per image ([N] rows): each
-// attack sums its rows for the input gradient (the sum's gradient has the same sign as
-// torchattacks' mean, and the rows are APGD's per-image state). Kernels: ops/loss.ts (CE) and
+// attack sums its rows for the input gradient (bionas choice: the sum, also where torchattacks
+// takes the CE's batch mean; the gradient's sign, all a step uses, is the same), and the rows
+// are APGD's per-image state. Kernels: ops/loss.ts (CE) and
 // ops/attack_losses.ts (DLR, KL).
 
 import type { Tensor } from '../tensor.js';

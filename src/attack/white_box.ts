@@ -12,6 +12,8 @@ import { inputGradient, targetLogits } from './target.js';
 import type { RowLoss } from './losses.js';
 
 /** One unit of the step flags: the CLI's --pgd-alpha 2 means 2/255 (as the eps of --eps 8). */
+// bionas choice: flag names carry the attack's name (--pgd-steps, not --steps), so one command
+// can run several attacks with their own settings and no two attacks' flags collide.
 export const PIXEL_LEVEL = 255;
 
 /** torchattacks' attack modes: untargeted, or targeted at a random / the least-likely other class. */

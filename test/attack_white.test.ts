@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { useGpu, rng, freshSeed, fixedSeed, randomArray, expectClose, finiteDifference, relError } from './util.js';
 import { Tensor, type Shape } from '../src/tensor.js';
+import { gpu } from '../src/gpu/runtime.js';
 import { backward } from '../src/autograd.js';
 import { Generator } from '../src/ops/random.js';
 import { sum } from '../src/ops/reduce.js';
@@ -218,7 +219,7 @@ describe('white-box attacks against float64 references on a linear softmax model
       const { adv } = runApgd({ target, x: xt, y: yt, eps, gradient: 'exact', draws: rec.draws, options: attackOptions(attack, { 'apgd-steps': steps, 'apgd-restarts': 2, 'apgd-loss': loss }) },
         (_r, _i, xi, state) => { iterates.push(xi.data()); states.push(state.data()); });
       const got = await adv.data();
-      const refLoss = loss === 'ce' ? ceLoss(ref, y) : (zz: Float64Array, n: number) => dlrRef(zz, y, n, K);
+      const refLoss = loss === 'ce' ? ceLoss(ref, y) : (zz: Float64Array, n: number) => dlrRef(zz, y, n, K, true);
       const wantIterates: Float64Array[] = [], wantSteps: Float64Array[] = [];
       const want = apgdRef(ref, f64(x), y, N, eps, { steps, rho: 0.75, loss: refLoss }, rec.tensors, (_r, _i, xi, step) => { wantIterates.push(xi.slice()); wantSteps.push(step.slice()); });
       expect(iterates.length).toBe(2 * steps);
@@ -343,6 +344,21 @@ describe('white-box attack invariants on a tiny conv net', () => {
       }
       model.dispose();
     }
+  });
+
+  it('every attack releases every tensor it makes (the pool holds as many buffers after as before)', async () => {
+    const { model, target } = convNet('fa', 7);
+    const x = images(8, N, 3 * S * S);
+    const y = Array.from({ length: N }, (_, n) => n % K);
+    const runs: [string, FlagValues][] = [...Object.entries(quick), ['fgsm', { 'fgsm-targeted': 'least-likely' }], ['pgd', { 'pgd-steps': 2, 'pgd-targeted': 'random' }],
+      ['apgd', { 'apgd-steps': 3, 'apgd-restarts': 2, 'apgd-loss': 'dlr' }]];
+    for (const [name, options] of runs) {
+      await runAttack(name, target, x, shape, y, recordedDraws(9).draws, options); // pipelines, pool classes
+      const before = gpu().pool.liveBuffers;
+      await runAttack(name, target, x, shape, y, recordedDraws(9).draws, options);
+      expect(gpu().pool.liveBuffers, `${name} ${JSON.stringify(options)}`).toBe(before);
+    }
+    model.dispose();
   });
 
   it('refuses bad inputs with messages naming the attack', async () => {

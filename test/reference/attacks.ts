@@ -99,7 +99,7 @@ export function klRef(z: ArrayLike<number>, p: ArrayLike<number>, N: number, K: 
  * DLR rows -(z_y - max_{i != y} z_i) / (z_pi1 - z_pi3 + 1e-12), by sorting (as the reference);
  * the gradient of a row whose label is the third-largest logit is 0 (the loss is flat there).
  */
-export function dlrRef(z: ArrayLike<number>, y: ArrayLike<number>, N: number, K: number): RowsAndGrad {
+export function dlrRef(z: ArrayLike<number>, y: ArrayLike<number>, N: number, K: number, float32Rows = false): RowsAndGrad {
   const rows = new Float64Array(N), dz = new Float64Array(N * K);
   for (let n = 0; n < N; n++) {
     const row = Array.from({ length: K }, (_, k) => z[n * K + k]);
@@ -108,9 +108,9 @@ export function dlrRef(z: ArrayLike<number>, y: ArrayLike<number>, N: number, K:
     const m = order[0] === y[n] ? order[1] : order[0];
     const u = row[y[n]] - row[m];
     const D = row[p1] - row[p3] + 1e-12;
-    // Rounded to float32 as the kernel stores it: where the label is the third-largest logit the
-    // loss is 1 - 1e-12 / D in float64 but exactly 1 in float32, and APGD compares losses.
-    rows[n] = Math.fround(-u / D);
+    // float32Rows: rounded as the kernel stores them. Where the label is the third-largest logit
+    // the loss is 1 - 1e-12 / D in float64 but exactly 1 in float32, and APGD compares losses.
+    rows[n] = float32Rows ? Math.fround(-u / D) : -u / D;
     if (y[n] === p3) continue; // flat: the loss is 1 up to the 1e-12 (bionas: gradient 0)
     const at = (k: number, v: number) => (dz[n * K + k] += v);
     at(y[n], -1 / D);

@@ -74,39 +74,45 @@ export function runApgd(input: AttackInput, observe?: ApgdObserver): AttackOutpu
 
   const state = keep(apgdState(N));
   const adv = keep(copy(x0));
-  const clean = targetLogits(input.target, x0);
-  apgdSamples('clean', state, { logits: clean, labels: y });
-  clean.release();
-  for (let r = 0; r < restarts; r++) {
-    scope(() => {
-      const t = input.draws.uniform(x0.shape, -1, 1);
-      const x = apgdStart(x0, t, state, eps);
-      const first = lossGradient(input, x, rows);
-      apgdSamples('init', state, { logits: first.logits, labels: y, loss: first.loss, eps });
-      first.loss.release();
-      first.logits.release();
-      const xPrev = copy(x), xBest = copy(x), xAdv = copy(x), gBest = copy(first.grad);
-      let g = first.grad;
-      for (let i = 0; i < steps; i++) {
-        g = scope(() => {
-          apgdStepInPlace(x, xPrev, x0, g, state, eps, i === 0 ? 1 : APGD_MOMENTUM);
-          g.release();
-          const next = lossGradient(input, x, rows);
-          const window = windows.get(i);
-          apgdSamples('iterate', state, { logits: next.logits, labels: y, loss: next.loss, checkpoint: window ? { window, rho } : null });
-          apgdRecordInPlace(state, x, next.grad, xBest, gBest, xAdv);
-          next.loss.release();
-          next.logits.release();
-          observe?.(r, i, x, state);
-          return next.grad;
-        });
-        gpu().recorder.flush();
-        input.progress?.(r * steps + i + 1, restarts * steps);
-      }
-      g.release();
-      apgdMergeInPlace(state, xAdv, adv);
-    });
+  try {
+    const clean = targetLogits(input.target, x0);
+    apgdSamples('clean', state, { logits: clean, labels: y });
+    clean.release();
+    for (let r = 0; r < restarts; r++) {
+      scope(() => {
+        const t = input.draws.uniform(x0.shape, -1, 1);
+        const x = apgdStart(x0, t, state, eps);
+        const first = lossGradient(input, x, rows);
+        apgdSamples('init', state, { logits: first.logits, labels: y, loss: first.loss, eps });
+        first.loss.release();
+        first.logits.release();
+        const xPrev = copy(x), xBest = copy(x), xAdv = copy(x), gBest = copy(first.grad);
+        let g = first.grad;
+        for (let i = 0; i < steps; i++) {
+          g = scope(() => {
+            apgdStepInPlace(x, xPrev, x0, g, state, eps, i === 0 ? 1 : APGD_MOMENTUM);
+            g.release();
+            const next = lossGradient(input, x, rows);
+            const window = windows.get(i);
+            apgdSamples('iterate', state, { logits: next.logits, labels: y, loss: next.loss, checkpoint: window ? { window, rho } : null });
+            apgdRecordInPlace(state, x, next.grad, xBest, gBest, xAdv);
+            next.loss.release();
+            next.logits.release();
+            observe?.(r, i, x, state);
+            return next.grad;
+          });
+          gpu().recorder.flush();
+          input.progress?.(r * steps + i + 1, restarts * steps);
+        }
+        g.release();
+        apgdMergeInPlace(state, xAdv, adv);
+      });
+    }
+  } catch (e) {
+    adv.release();
+    throw e;
+  } finally {
+    state.release();
   }
-  state.release();
   return { adv };
 }

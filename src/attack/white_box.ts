@@ -100,14 +100,19 @@ export async function targetLabels(input: AttackInput, mode: Exclude<TargetMode,
  */
 export function signedGradientSteps(input: AttackInput, start: Tensor, rows: RowLoss, steps: number, alpha: number): Tensor {
   const x = keep(start);
-  for (let i = 0; i < steps; i++) {
-    scope(() => {
-      const { grad, logits, loss } = lossGradient(input, x, rows);
-      signStepInPlace(x, input.x, grad, alpha, input.eps);
-      for (const t of [grad, logits, loss]) t.release();
-    });
-    gpu().recorder.flush();
-    input.progress?.(i + 1, steps);
+  try {
+    for (let i = 0; i < steps; i++) {
+      scope(() => {
+        const { grad, logits, loss } = lossGradient(input, x, rows);
+        signStepInPlace(x, input.x, grad, alpha, input.eps);
+        for (const t of [grad, logits, loss]) t.release();
+      });
+      gpu().recorder.flush();
+      input.progress?.(i + 1, steps);
+    }
+  } catch (e) {
+    x.release();
+    throw e;
   }
   return x;
 }

@@ -83,6 +83,19 @@ async function runAttack(name: string, target: AttackTarget, x: Float32Array, sh
 
 const f64 = (a: ArrayLike<number>) => Float64Array.from(a);
 
+describe('white-box attacks: registry and SPEC 6 defaults', () => {
+  it('registers fgsm, pgd, tpgd, apgd with the defaults of SPEC 6 and describes their settings', () => {
+    const defaults = (name: string) => attackOptions(getAttack(name));
+    expect(defaults('fgsm')).toEqual({ 'fgsm-targeted': 'none' });
+    expect(defaults('pgd')).toEqual({ 'pgd-steps': 10, 'pgd-alpha': 2, 'pgd-random-start': true, 'pgd-targeted': 'none' });
+    expect(defaults('tpgd')).toEqual({ 'tpgd-steps': 7, 'tpgd-alpha': 2 });
+    expect(defaults('apgd')).toEqual({ 'apgd-steps': 50, 'apgd-restarts': 1, 'apgd-loss': 'ce', 'apgd-rho': 0.75 });
+    for (const name of ['fgsm', 'pgd', 'tpgd', 'apgd']) expect(getAttack(name).kind).toBe('white-box');
+    expect(getAttack('pgd').describe(defaults('pgd'))).toBe('steps 10, alpha 2/255, random start');
+    expect(getAttack('apgd').describe(defaults('apgd'))).toBe('steps 50, 1 restart, loss ce');
+  });
+});
+
 describe('attack losses: DLR and KL kernels against float64 references', () => {
   for (const [N, K] of [[7, 13], [5, 3]]) {
     it(`DLR rows and their gradient on [${N}, ${K}] logits match the reference; its gradient matches finite differences`, async () => {

@@ -1,0 +1,5 @@
+// Every attack of this folder; importing this module registers them all (the CLI does).
+import './fgsm.js';
+import './pgd.js';
+import './tpgd.js';
+import './apgd.js';

@@ -86,7 +86,7 @@ function chooseSettings(f: FlagValues, given: Set<string>, source: AttackTarget 
     }
     return suiteSettings(source);
   }
-  const attacks: Attack[] = names.map((n) => knownAttack(n, 'bionas attack: --attack'));
+  const attacks: Attack[] = names.map((n) => knownAttack(n, '--attack'));
   for (const g of attackOnly) {
     if (!attacks.some((a) => g in (a.flags ?? {}))) {
       const owners = attackNames().filter((n) => g in (getAttack(n).flags ?? {}));
@@ -99,6 +99,9 @@ function chooseSettings(f: FlagValues, given: Set<string>, source: AttackTarget 
     return attackSetting(a.name, options, undefined, source);
   });
 }
+
+/** Classes of the named data sets (synthetic: its default), for messages before any data is loaded. */
+const DATASET_CLASSES: Record<string, number> = { cifar10: 10, cifar100: 100, imagenet16: 120, synthetic: 10 };
 
 /** The checks that need only the checkpoints' meta: each was trained on --dataset, all on the same. */
 function checkDatasets(infos: CheckpointInfo[], f: FlagValues): void {
@@ -113,7 +116,8 @@ function checkDatasets(infos: CheckpointInfo[], f: FlagValues): void {
       throw new UsageError(`bionas attack: ${c.path} has ${c.describe.numClasses} classes and ${c.describe.inChannels} channels, ${first.path} ${first.describe.numClasses} and ${first.describe.inChannels}: models of one table must share a data set`);
     }
     if (c.dataset && c.dataset !== dataset) {
-      throw new UsageError(`bionas attack: ${c.path} was trained on ${c.dataset} (${c.describe.numClasses} classes), --dataset ${dataset} is another data set; pass --dataset ${c.dataset}`);
+      throw new UsageError(`bionas attack: ${c.path} was trained on ${c.dataset} (${c.describe.numClasses} classes), --dataset ${dataset} ` +
+        `${DATASET_CLASSES[dataset] ? `has ${DATASET_CLASSES[dataset]}` : 'is another data set'}; pass --dataset ${c.dataset}`);
     }
     const size = (f['image-size'] as number | undefined) ?? 32;
     if (dataset === 'synthetic' && c.imageSize !== null && c.imageSize !== size) {
@@ -141,19 +145,6 @@ export async function attackCommand(argv: string[]): Promise<void> {
   if (new Set(eps255).size !== eps255.length) throw new UsageError(`bionas attack: --eps lists a value twice (${eps255.join(',')})`);
   const gradients: GradientSource[] = f.gradient === 'both' ? ['rule', 'exact'] : [f.gradient as GradientSource];
 
-  // Which attacks, with a placeholder source: the real one is loaded only once everything is checked.
-  const probe = attackTarget(null as never, { mean: [], std: [], numClasses: 0, name: 'source' });
-  const sourcePath = (f.source as string | undefined) ?? (checkpoints.length > 1 ? checkpoints[0] : undefined);
-  let planned: AttackSetting[];
-  try {
-    planned = chooseSettings(f, given, sourcePath ? probe : undefined);
-  } catch (e) {
-    throw e instanceof UsageError ? e : new UsageError(`bionas attack: ${(e as Error).message}`);
-  }
-  if (!planned.some((s) => s.attack.kind === 'transfer') && f.source !== undefined) {
-    throw new UsageError('bionas attack: --source is the model a transfer attack crafts on, and no transfer attack is asked for');
-  }
-
   const infos = await Promise.all([...checkpoints, ...(f.source ? [f.source as string] : [])].map(readCheckpointInfo));
   checkDatasets(infos, f);
   const { test } = await loadData(f, f.seed as number);
@@ -166,6 +157,21 @@ export async function attackCommand(argv: string[]): Promise<void> {
   const n = f.n as number;
   if (n > test.count) throw new UsageError(`bionas attack: --n ${n} is larger than the test set (${test.name}: ${test.count} images)`);
   const images = attackedImages(test, n, f.seed as number);
+
+  // Which attacks (after the data checks, which need no GPU either), with a placeholder source: the
+  // real one is loaded only once everything is checked.
+  const probe = attackTarget(null as never, { mean: [], std: [], numClasses: 0, name: 'source' });
+  const sourcePath = (f.source as string | undefined) ?? (checkpoints.length > 1 ? checkpoints[0] : undefined);
+  let planned: AttackSetting[];
+  try {
+    planned = chooseSettings(f, given, sourcePath ? probe : undefined);
+  } catch (e) {
+    throw e instanceof UsageError ? e : new UsageError(`bionas attack: ${(e as Error).message}`);
+  }
+  if (!planned.some((s) => s.attack.kind === 'transfer') && f.source !== undefined) {
+    throw new UsageError('bionas attack: --source is the model a transfer attack crafts on, and no transfer attack is asked for');
+  }
+
 
   const runDir = (f.run as string | undefined) ?? defaultRunDir('attack');
   const folder = await openRunFolder(runDir);

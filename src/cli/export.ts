@@ -3,7 +3,8 @@
 // architecture, so the same network can be rebuilt and checked in another framework
 // (docs/EXPORT.md). Reads the checkpoint's bytes only: no GPU is started.
 
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { writeFileAtomic } from '../run/state.js';
 import type { SavedState } from '../run/state.js';
 import type { CheckpointMeta } from '../run/checkpoint.js';
@@ -96,6 +97,7 @@ export async function exportCommand(argv: string[]): Promise<void> {
   const arch = architectureJson(path, meta, describe, arrays, basename(out));
   const { tensors: _, ...summary } = arch;
   const bytes = encodeSafetensors(arrays, { format: 'pt', bionas: JSON.stringify(summary) });
+  for (const file of [out, archOut]) mkdirSync(dirname(file), { recursive: true });
   await writeFileAtomic(out, bytes);
   await writeFileAtomic(archOut, new TextEncoder().encode(JSON.stringify(arch, null, 1) + '\n'));
   const feedback = arrays.filter((a) => tensorRole(a.name) === 'feedback').length;

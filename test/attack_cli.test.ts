@@ -20,6 +20,7 @@ import { attackSetting, suiteSettings, TABLE4_ROWS } from '../src/attack/suite.j
 import { epsCharts, jsonLines, markdownTable } from '../src/attack/report.js';
 import { writeResnetCheckpoint } from './train_checkpoint.js';
 import type { RuleName } from '../src/rules/rule.js';
+import type { FlagTable } from '../src/options.js';
 
 useGpu();
 
@@ -45,7 +46,8 @@ const noise = testAttack('test-noise', 'black-box', async (input) => {
   u.release();
   return { adv: Tensor.fromData(x.map((v, i) => clip01(v + d[i])), input.x.shape), queries: new Float32Array(input.x.shape[0]).fill(3) };
 });
-const transfer = testAttack('test-transfer', 'transfer', (input) => cpuSignStep(input).then((adv) => ({ adv })));
+// A transfer attack crafts on input.source (here the same sign step).
+const transfer = testAttack('test-transfer', 'transfer', (input) => cpuSignStep({ ...input, target: input.source! }).then((adv) => ({ adv })));
 // Broken on purpose: each must be caught by the runner's checks.
 const overshoot = testAttack('test-overshoot', 'white-box', (input) => cpuSignStep(input, 2).then((adv) => ({ adv })));
 const outOfRange = testAttack('test-out-of-range', 'black-box', async (input) => {
@@ -195,21 +197,25 @@ describe('results folder', () => {
 describe('Table 4 suite', () => {
   it('names the rows whose attack is not registered, and builds every row by name once all are', () => {
     expect(() => suiteSettings()).toThrow(/--attack suite: the Table 4 row\(s\) fgsm, pgd, tpgd, apgd, onepixel, square, transfer need attacks that are not registered/);
+    // Stand-ins that declare the options the rows set (the real attacks are tested in their own files).
     for (const row of TABLE4_ROWS) {
+      const flags: FlagTable = {};
+      for (const [k, v] of Object.entries(row.options)) flags[k] = { type: typeof v === 'boolean' ? 'bool' : typeof v === 'number' ? 'int' : 'string', default: typeof v === 'number' ? 1 : typeof v === 'boolean' ? false : 'x', help: k };
+      if (row.attack === 'transfer') flags.source = { type: 'string', default: '', help: 'source name' };
       registerAttack({
         name: row.attack, title: row.label, help: '', kind: row.attack === 'transfer' ? 'transfer' : row.attack === 'square' || row.attack === 'onepixel' ? 'black-box' : 'white-box',
-        flags: { steps: { type: 'int', default: 3, help: 'steps' } }, describe: (o) => `steps ${o.steps}`, run: () => { throw new Error('not run'); },
+        flags, describe: (o) => JSON.stringify(o), run: () => { throw new Error('not run'); },
       });
     }
     expect(() => suiteSettings()).toThrow(/a transfer attack needs a source model \(--source CKPT/);
     const source = { name: 'runs/bp' } as AttackTarget;
     const rows = suiteSettings(source);
     expect(rows.map((r) => r.label)).toEqual(['FGSM', 'PGD-10', 'TPGD-7', 'APGD-50', 'One-Pixel', 'Square', 'Transfer from runs/bp']);
-    expect(rows.map((r) => r.options.steps)).toEqual([3, 10, 7, 50, 3, 3, 3]);
+    expect(rows.map((r) => r.options)).toEqual([{}, { 'pgd-steps': 10, 'pgd-random-start': true }, { 'tpgd-steps': 7 }, { 'apgd-steps': 50, 'apgd-restarts': 1 }, { preset: 'paper' }, {}, { source: 'runs/bp' }]);
     expect(rows.find((r) => r.attack.name === 'onepixel')!.l0).toBe(true);
     expect(rows.find((r) => r.attack.kind === 'transfer')!.source).toBe(source);
     expect(() => attackSetting('nosuch', {})).toThrow(/unknown attack 'nosuch'; known: .*fgsm.*, suite/);
-    expect(() => attackSetting('pgd', { restarts: 2 })).toThrow(/attack pgd: unknown option\(s\) restarts; it takes: steps/);
+    expect(() => attackSetting('pgd', { restarts: 2 })).toThrow(/attack pgd: unknown option\(s\) restarts; it takes: pgd-steps, pgd-random-start/);
   });
 });
 

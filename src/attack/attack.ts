@@ -26,6 +26,8 @@ export interface AttackInput {
   draws: AttackDraws;
   /** The attack's own options (its `flags`, defaults applied). */
   options: FlagValues;
+  /** The model a transfer attack crafts its adversarials on (only 'transfer' reads it). */
+  source?: AttackTarget;
   /** Called after each iteration with (done, total) for a progress bar; optional. */
   progress?: (done: number, total: number) => void;
 }

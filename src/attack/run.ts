@@ -7,8 +7,9 @@
 // a robustness table is worse than none.
 //
 // Transfer attacks (kind 'transfer') craft on the setting's `source` model: the runner calls
-// their run() with the source as target, once per batch, and evaluates that batch's
-// adversarials on every model, so each model sees the very same images.
+// their run() once per batch with that model as `source` (and as target: a transfer attack
+// reads no target logits), and evaluates that batch's adversarials on every model, so each
+// model sees the very same images.
 
 import { Tensor, fmt } from '../tensor.js';
 import { BatchLoader } from '../data/loader.js';
@@ -194,7 +195,7 @@ export async function runAttacks(plan: EvaluationPlan): Promise<AttackRecord[]> 
         const draws = () => seededDraws(cellSeed(plan.seed, job.settingIndex, job.epsIndex, bi));
         const attackOn = async (t: AttackTarget) => {
           const out = await setting.attack.run({
-            target: t, x: b.x, y: b.y, eps, gradient: job.gradient ?? 'exact', draws: draws(), options: setting.options,
+            target: t, x: b.x, y: b.y, eps, gradient: job.gradient ?? 'exact', draws: draws(), options: setting.options, source: setting.source,
           });
           if (out.adv.shape.join() !== b.x.shape.join()) {
             out.adv.release();

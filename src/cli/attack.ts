@@ -36,17 +36,29 @@ const COMMON_FLAGS: FlagTable = {
   run: { type: 'string', help: 'results folder for results.jsonl, table.md, SVGs (default: runs/attack-<time>)' },
 };
 
-/** The command's flags, then every registered attack's own (the first declaration of a shared name wins). */
-export function attackFlags(): FlagTable {
+/** Where a command-line flag goes: the attacks, and their option, that take it. */
+type AttackFlagMap = Map<string, { attack: string; option: string }[]>;
+
+/**
+ * The command's flags, then every registered attack's own options: under their own name, or
+ * `--<attack>-<option>` where the name is a flag of the command (One-Pixel's batch is
+ * --onepixel-batch). A transfer attack's `source` option is set from --source, not exposed.
+ */
+export function attackFlags(): { table: FlagTable; routes: AttackFlagMap } {
   const table: FlagTable = { ...COMMON_FLAGS };
+  const routes: AttackFlagMap = new Map();
   for (const name of attackNames()) {
-    for (const [flag, spec] of Object.entries(getAttack(name).flags ?? {})) {
-      if (flag in COMMON_FLAGS) throw new Error(`attack ${name}: its option --${flag} clashes with a flag of bionas attack`);
-      if (!(flag in table)) table[flag] = { ...spec, default: undefined, help: `${spec.help} [${name}${spec.default === undefined ? '' : `; default ${spec.default}`}]` };
-      else table[flag] = { ...table[flag], help: table[flag].help.replace(/\]$/, `; ${name}${spec.default === undefined ? '' : ` default ${spec.default}`}]`) };
+    const attack = getAttack(name);
+    for (const [option, spec] of Object.entries(attack.flags ?? {})) {
+      if (attack.kind === 'transfer' && option === 'source') continue;
+      const flag = option in COMMON_FLAGS ? `${name}-${option}` : option;
+      const note = `${name}${spec.default === undefined || spec.default === '' ? '' : ` default ${spec.default}`}`;
+      // The attack's default applies when the flag is not given: the table has none of its own.
+      table[flag] = flag in table ? { ...table[flag], help: table[flag].help.replace(/\]$/, `; ${note}]`) } : { ...spec, default: undefined, help: `${spec.help} [${note}]` };
+      routes.set(flag, [...(routes.get(flag) ?? []), { attack: name, option }]);
     }
   }
-  return table;
+  return { table, routes };
 }
 
 /** Every `--checkpoint X` / `--checkpoint=X`, and argv without them (parseFlags keeps only the last of a repeated flag). */
@@ -75,27 +87,27 @@ export function modelName(path: string): string {
 }
 
 /** The attack settings the flags ask for; attack-specific flags go to the attacks that take them. */
-function chooseSettings(f: FlagValues, given: Set<string>, source: AttackTarget | undefined): AttackSetting[] {
+function chooseSettings(f: FlagValues, given: Set<string>, routes: AttackFlagMap, source: AttackTarget | undefined): AttackSetting[] {
   const names = (f.attack as string).split(',').map((s) => s.trim()).filter(Boolean);
-  const attackOnly = [...given].filter((g) => !(g in COMMON_FLAGS) && g !== 'verbose');
+  if (!names.length) throw new UsageError('bionas attack: --attack names no attack');
+  const attackOnly = [...given].filter((g) => routes.has(g));
   if (names.includes('suite')) {
     if (names.length > 1) throw new UsageError(`bionas attack: --attack suite runs Table 4's rows; it cannot be combined with other attacks (got '${f.attack}')`);
     if (attackOnly.length) {
       throw new UsageError(`bionas attack: --attack suite runs the paper's fixed settings (${TABLE4_ROWS.map((r) => r.label).join(', ')}); ` +
-        `${attackOnly.map((g) => `--${g}`).join(', ')} would change them: run the attacks by name instead (e.g. --attack pgd,apgd --${attackOnly[0]} ...)`);
+        `${attackOnly.map((g) => `--${g}`).join(', ')} would change them: name the attacks instead (e.g. --attack ${routes.get(attackOnly[0])![0].attack} --${attackOnly[0]} ...)`);
     }
     return suiteSettings(source);
   }
+  if (new Set(names).size !== names.length) throw new UsageError(`bionas attack: --attack names an attack twice (${f.attack})`);
   const attacks: Attack[] = names.map((n) => knownAttack(n, '--attack'));
   for (const g of attackOnly) {
-    if (!attacks.some((a) => g in (a.flags ?? {}))) {
-      const owners = attackNames().filter((n) => g in (getAttack(n).flags ?? {}));
-      throw new UsageError(`bionas attack: --${g} is a flag of --attack ${owners.join(', ')}, not of --attack ${names.join(',')}`);
-    }
+    const owners = routes.get(g)!.map((r) => r.attack);
+    if (!owners.some((o) => names.includes(o))) throw new UsageError(`bionas attack: --${g} is a flag of --attack ${owners.join(', ')}, not of --attack ${names.join(',')}`);
   }
   return attacks.map((a) => {
     const options: FlagValues = {};
-    for (const flag of Object.keys(a.flags ?? {})) if (given.has(flag)) options[flag] = f[flag];
+    for (const g of attackOnly) for (const r of routes.get(g)!) if (r.attack === a.name) options[r.option] = f[g];
     return attackSetting(a.name, options, undefined, source);
   });
 }
@@ -130,7 +142,7 @@ export async function attackCommand(argv: string[]): Promise<void> {
   const summary = 'Attacks trained checkpoints (images in [0, 1], normalisation inside the model, Linf eps in /255) on a fixed\n' +
     'set of test images chosen by --seed. Writes results.jsonl, table.md (a column per model) and robust-accuracy-vs-eps\n' +
     `SVGs to the results folder. Attacks: ${attackNames().join(', ') || '(none registered)'}; suite: ${TABLE4_ROWS.map((r) => r.label).join(', ')}.`;
-  const table = attackFlags();
+  const { table, routes } = attackFlags();
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(helpText('attack', summary, table));
     return;
@@ -158,16 +170,17 @@ export async function attackCommand(argv: string[]): Promise<void> {
   if (n > test.count) throw new UsageError(`bionas attack: --n ${n} is larger than the test set (${test.name}: ${test.count} images)`);
   const images = attackedImages(test, n, f.seed as number);
 
-  // Which attacks (after the data checks, which need no GPU either), with a placeholder source: the
-  // real one is loaded only once everything is checked.
-  const probe = attackTarget(null as never, { mean: [], std: [], numClasses: 0, name: 'source' });
+  // Which attacks (after the data checks, which need no GPU either), first with a stand-in for
+  // the transfer source: the real one is loaded only once everything is checked.
   const sourcePath = (f.source as string | undefined) ?? (checkpoints.length > 1 ? checkpoints[0] : undefined);
-  let planned: AttackSetting[];
-  try {
-    planned = chooseSettings(f, given, sourcePath ? probe : undefined);
-  } catch (e) {
-    throw e instanceof UsageError ? e : new UsageError(`bionas attack: ${(e as Error).message}`);
-  }
+  const settingsFor = (source: AttackTarget | undefined) => {
+    try {
+      return chooseSettings(f, given, routes, source);
+    } catch (e) {
+      throw e instanceof UsageError ? e : new UsageError(`bionas attack: ${(e as Error).message}`);
+    }
+  };
+  const planned = settingsFor(sourcePath ? attackTarget(null as never, { mean: [], std: [], numClasses: 0, name: modelName(sourcePath) }) : undefined);
   if (!planned.some((s) => s.attack.kind === 'transfer') && f.source !== undefined) {
     throw new UsageError('bionas attack: --source is the model a transfer attack crafts on, and no transfer attack is asked for');
   }
@@ -189,7 +202,7 @@ export async function attackCommand(argv: string[]): Promise<void> {
     const targets: AttackTarget[] = [];
     for (const c of checkpoints) targets.push(await load(c));
     const source = f.source ? await load(f.source as string) : sourcePath ? targets[0] : undefined;
-    const settings = planned.map((s) => ({ ...s, source: s.source ? source : undefined, label: s.source ? s.label.replace(/ from source$/, ` from ${source!.name}`) : s.label }));
+    const settings = settingsFor(source);
     console.log(`attacks: ${settings.map((s) => `${s.label} (${s.attack.describe(s.options) || 'defaults'})`).join('; ')}`);
     console.log(`${n} images of ${test.name} (seed ${f.seed}); eps ${eps255.join(', ')} /255; gradient ${f.gradient}; results folder ${runDir}`);
 

@@ -4,7 +4,7 @@
 
 import { describe, it, expect, beforeAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useGpu, freshSeed } from './util.js';
@@ -219,7 +219,7 @@ describe('Table 4 suite', () => {
   });
 });
 
-// ---- the command line (the built bundle: node build.mjs) ----------------------------------------
+// ---- the command line: the built bundle (npm test builds dist/ first; alone: node build.mjs) ------
 
 const CLI = 'dist/bionas.mjs';
 const cli = (args: string[]) => {
@@ -230,7 +230,6 @@ const cli = (args: string[]) => {
 describe('bionas attack: bad input gives clear errors', () => {
   let synthetic: string, cifar100: string, small: string;
   beforeAll(async () => {
-    expect(spawnSync('node', ['build.mjs'], { encoding: 'utf8' }).status).toBe(0);
     const root = mkdtempSync(join(tmpdir(), 'bionas-attack-cli-'));
     synthetic = await writeResnetCheckpoint(join(root, 'syn'), { dataset: 'synthetic', numClasses: 10, imageSize: 8 });
     cifar100 = await writeResnetCheckpoint(join(root, 'c100'), { dataset: 'cifar100', numClasses: 100 });
@@ -261,5 +260,36 @@ describe('bionas attack: bad input gives clear errors', () => {
     expect(size.out).toMatch(/was trained on 16x16 images, --image-size is 8; pass --image-size 16/);
     expect(cli(['attack', '--eps', '8']).out).toMatch(/--checkpoint RUN\/checkpoint\.bin is required/);
     expect(cli([...base(), '--checkpoint', synthetic]).out).toMatch(/a --checkpoint is given twice/);
+  });
+});
+
+// Runs only where the real attacks are registered (the bundle's --help lists them).
+describe('bionas attack end to end', () => {
+  const registered = () => /Attacks: .*\bfgsm\b.*\btransfer\b/.test(cli(['attack', '--help']).out);
+
+  it('two models, an eps sweep, both gradient sources: results.jsonl, table.md with a column per model, the FGSM SVG; transfer needs a source', async (ctx) => {
+    if (!registered()) ctx.skip();
+    const root = mkdtempSync(join(tmpdir(), 'bionas-attack-e2e-'));
+    const a = await writeResnetCheckpoint(join(root, 'fa'), { dataset: 'synthetic', numClasses: 10, rule: 'fa', imageSize: 8 });
+    const b = await writeResnetCheckpoint(join(root, 'bp'), { dataset: 'synthetic', numClasses: 10, rule: 'bp', imageSize: 8, seed: 2 });
+    const data = ['--dataset', 'synthetic', '--synthetic-size', '64', '--image-size', '8'];
+    const out = join(root, 'out');
+    const r = cli(['attack', '--checkpoint', a, '--checkpoint', b, ...data, '--attack', 'fgsm', '--eps', '4,8', '--gradient', 'both', '--n', '6', '--batch', '4', '--run', out]);
+    expect(r.code, r.out).toBe(0);
+    const lines = readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AttackRecord);
+    expect(lines.length).toBe(2 * 2 * 2);
+    for (const rec of lines) {
+      expect(rec.robustAccuracy).toBeLessThanOrEqual(rec.cleanAccuracy);
+      expect(rec.meanLinf).toBeLessThanOrEqual(rec.eps! + 1e-6);
+    }
+    const md = readFileSync(join(out, 'table.md'), 'utf8');
+    expect(md).toContain(`| attack | eps | settings | ${join(root, 'fa')} | ${join(root, 'bp')} |`);
+    expect(md).toMatch(/\| FGSM \| 8\/255 \| .* \| [\d.]+ % \(rule\) \/ [\d.]+ % \(exact\) \|/);
+    expect(readdirSync(out).sort()).toEqual(['results.jsonl', 'robust-vs-eps-fgsm.svg', 'table.md']);
+    const noSource = cli(['attack', '--checkpoint', a, ...data, '--attack', 'transfer', '--n', '4']);
+    expect(noSource.code, noSource.out).toBe(2);
+    expect(noSource.out).toMatch(/a transfer attack needs a source model \(--source CKPT, or several --checkpoint: the first is the source\)/);
+    const notFgsm = cli(['attack', '--checkpoint', a, ...data, '--attack', 'fgsm', '--pgd-steps', '3', '--n', '4']);
+    expect(notFgsm.out).toMatch(/--pgd-steps is a flag of --attack pgd, not of --attack fgsm/);
   });
 });

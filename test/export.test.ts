@@ -89,6 +89,7 @@ describe('safetensors writer', () => {
 });
 
 describe('bionas export', () => {
+  // The built bundle (npm test builds dist/ first; alone: node build.mjs).
   const CLI = 'dist/bionas.mjs';
   const cli = (args: string[]) => {
     const r = spawnSync('node', [CLI, ...args], { encoding: 'utf8', env: { ...process.env, CI: '1' } });
@@ -96,7 +97,6 @@ describe('bionas export', () => {
   };
   let root: string;
   beforeAll(() => {
-    expect(spawnSync('node', ['build.mjs'], { encoding: 'utf8' }).status).toBe(0);
     root = mkdtempSync(join(tmpdir(), 'bionas-export-'));
   });
 

@@ -207,7 +207,9 @@ describe('Table 4 suite', () => {
         flags, describe: (o) => JSON.stringify(o), run: () => { throw new Error('not run'); },
       });
     }
-    expect(() => suiteSettings()).toThrow(/a transfer attack needs a source model \(--source CKPT/);
+    // Without a source the Transfer row is left out; naming the transfer attack without one is an error.
+    expect(suiteSettings().map((r) => r.label)).toEqual(['FGSM', 'PGD-10', 'TPGD-7', 'APGD-50', 'One-Pixel', 'Square']);
+    expect(() => attackSetting('transfer', {})).toThrow(/a transfer attack needs a source model \(--source CKPT/);
     const source = { name: 'runs/bp' } as AttackTarget;
     const rows = suiteSettings(source);
     expect(rows.map((r) => r.label)).toEqual(['FGSM', 'PGD-10', 'TPGD-7', 'APGD-50', 'One-Pixel', 'Square', 'Transfer from runs/bp']);

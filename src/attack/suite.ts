@@ -53,11 +53,14 @@ export function attackSetting(name: string, options: FlagValues, label?: string,
   return { label: `${label ?? attack.title} from ${source.name}`, attack, options: attackOptions(attack, named), source, l0: L0_ATTACKS.has(name) };
 }
 
-/** The Table 4 rows as settings; a row whose attack is not registered is an error naming it. */
+/**
+ * The Table 4 rows as settings; a row whose attack is not registered is an error naming it.
+ * Without a source model the Transfer row is left out (it would attack the model with itself).
+ */
 export function suiteSettings(source?: AttackTarget): AttackSetting[] {
   const missing = TABLE4_ROWS.filter((r) => !attackNames().includes(r.attack)).map((r) => r.attack);
   if (missing.length) {
     throw new Error(`--attack suite: the Table 4 row(s) ${missing.join(', ')} need attacks that are not registered (known: ${attackNames().join(', ') || 'none'})`);
   }
-  return TABLE4_ROWS.map((r) => attackSetting(r.attack, r.options, r.label, source));
+  return TABLE4_ROWS.filter((r) => source || getAttack(r.attack).kind !== 'transfer').map((r) => attackSetting(r.attack, r.options, r.label, source));
 }

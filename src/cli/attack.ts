@@ -201,8 +201,9 @@ export async function attackCommand(argv: string[]): Promise<void> {
     };
     const targets: AttackTarget[] = [];
     for (const c of checkpoints) targets.push(await load(c));
-    const source = f.source ? await load(f.source as string) : sourcePath ? targets[0] : undefined;
+    const source = sourcePath ? targets[checkpoints.indexOf(sourcePath)] ?? (await load(sourcePath)) : undefined;
     const settings = settingsFor(source);
+    if (f.attack === 'suite' && !source) console.log('note: the suite\'s Transfer row is left out: it needs a source model (--source CKPT, or several --checkpoint)');
     console.log(`attacks: ${settings.map((s) => `${s.label} (${s.attack.describe(s.options) || 'defaults'})`).join('; ')}`);
     console.log(`${n} images of ${test.name} (seed ${f.seed}); eps ${eps255.join(', ')} /255; gradient ${f.gradient}; results folder ${runDir}`);
 

@@ -12,6 +12,7 @@ import { Tensor } from '../src/tensor.js';
 import { Generator } from '../src/ops/random.js';
 import { crossEntropy } from '../src/ops/loss.js';
 import { syntheticDataset } from '../src/data/synthetic.js';
+import { BatchLoader } from '../src/data/loader.js';
 import { CifarResNet } from '../src/models/resnet.js';
 import { registerAttack, type Attack, type AttackInput } from '../src/attack/attack.js';
 import { attackTarget, inputGradient, targetLogits, type AttackTarget } from '../src/attack/target.js';
@@ -97,6 +98,17 @@ describe('attack runner on ResNet-20', () => {
     expect(Array.from(a.labels)).toEqual(Array.from(b.labels));
     expect(Array.from(a.images)).not.toEqual(Array.from(c.images));
     expect(() => attackedImages(test, 61, 3)).toThrow(/--n 61 is larger than the test set \(.*: 60 images\)/);
+  });
+
+  it('the loader yields raw images in [0, 1] with normalize: false (byte / 255, no mean or std)', async () => {
+    const [batch] = new BatchLoader(test, { batchSize: 7, normalize: false }).epoch(0);
+    const got = (await batch.x.data()) as Float32Array;
+    const want = Array.from(test.images.subarray(0, 7 * 3 * 8 * 8), (b) => b / 255);
+    expect(got.length).toBe(want.length);
+    // WGSL's division may be off by an ulp or two on a GPU.
+    expect(Math.max(...want.map((w, i) => Math.abs(got[i] - w)))).toBeLessThan(1e-6);
+    batch.x.release();
+    batch.y.release();
   });
 
   it('reports clean accuracy on exactly the attacked images, robust <= clean, success rate, norms within eps, queries; batch size does not change the figures', async () => {

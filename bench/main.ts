@@ -24,6 +24,7 @@ const CASE_FILES: (() => Promise<{ cases?: BenchCase[]; default?: BenchCase[] }>
   () => import('./mixed.js'),
   () => import('./train.js'),
   () => import('./search.js'),
+  () => import('./attack.js'),
 ];
 
 const RESULTS = 'bench/RESULTS.md';

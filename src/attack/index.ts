@@ -3,3 +3,6 @@ import './fgsm.js';
 import './pgd.js';
 import './tpgd.js';
 import './apgd.js';
+import './square.js';
+import './onepixel.js';
+import './transfer.js';

@@ -4,6 +4,8 @@ import { trainCommand } from './train.js';
 import { searchCommand } from './search.js';
 import { evalCommand } from './eval.js';
 import { benchmarkCommand } from './benchmark.js';
+import { attackCommand } from './attack.js';
+import { exportCommand } from './export.js';
 import { UsageError } from './flags.js';
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; help: string }> = {
@@ -11,6 +13,8 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; help: s
   search: { run: searchCommand, help: 'search a cell of (operation, learning rule) pairs: BioNAS-DARTS or BioNAS-EG' },
   eval: { run: evalCommand, help: 'evaluate a training checkpoint on a test set' },
   train: { run: trainCommand, help: 'train a ResNet baseline with a learning rule, a found genotype, or a NAS-Bench-201 cell' },
+  attack: { run: attackCommand, help: 'adversarial robustness of checkpoints: FGSM, PGD, ... or the paper\'s Table 4 (--attack suite)' },
+  export: { run: exportCommand, help: 'write a checkpoint\'s weights as safetensors plus a JSON of its architecture' },
   benchmark: { run: benchmarkCommand, help: 'search strategies on the NAS-Bench-201 tables: bionas benchmark nb201 --strategy all' },
 };
 

@@ -28,10 +28,15 @@ export interface LoaderOptions {
   dropLast?: boolean;
   /** Images per GPU upload. */
   chunkImages?: number;
+  /**
+   * Normalise by the data set's mean and std (default). false yields raw images in [0, 1]:
+   * attacks take those and normalise inside the model (src/attack/target.ts).
+   */
+  normalize?: boolean;
 }
 
 export interface Batch {
-  /** [B, C, H, W] normalised f32 */
+  /** [B, C, H, W] f32, normalised (or in [0, 1] with normalize: false) */
   x: Tensor;
   /** [B] i32 */
   y: Tensor;
@@ -107,8 +112,10 @@ export class BatchLoader {
         const x = Tensor.empty([count, this.data.channels, this.data.height, this.data.width], 'f32', 'batch');
         const itemsT = Tensor.fromData(items, [items.length], 'i32');
         const mean = [0, 0, 0, 0], invStd = [1, 1, 1, 1];
-        this.data.mean.forEach((m, c) => (mean[c] = m));
-        this.data.std.forEach((s, c) => (invStd[c] = 1 / s));
+        if (this.opts.normalize !== false) {
+          this.data.mean.forEach((m, c) => (mean[c] = m));
+          this.data.std.forEach((s, c) => (invStd[c] = 1 / s));
+        }
         gpu().dispatch1d(augmentKernel, { images: chunk!.buffer, items: itemsT.buffer, out: x.buffer }, {
           n: x.size, channels: this.data.channels, height: this.data.height, width: this.data.width,
           cut_size: aug.cutout ?? 0, pad0: 0, pad1: 0, pad2: 0, mean, inv_std: invStd,

@@ -4,6 +4,7 @@ import { trainCommand } from './train.js';
 import { searchCommand } from './search.js';
 import { evalCommand } from './eval.js';
 import { benchmarkCommand } from './benchmark.js';
+import { experimentCommand } from './experiment.js';
 import { UsageError } from './flags.js';
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; help: string }> = {
@@ -11,6 +12,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; help: s
   search: { run: searchCommand, help: 'search a cell of (operation, learning rule) pairs: BioNAS-DARTS or BioNAS-EG' },
   eval: { run: evalCommand, help: 'evaluate a training checkpoint on a test set' },
   train: { run: trainCommand, help: 'train a ResNet baseline with a learning rule, a found genotype, or a NAS-Bench-201 cell' },
+  experiment: { run: experimentCommand, help: 'run an experiment recipe (train/search jobs over seeds) and write its report: bionas experiment --list' },
   benchmark: { run: benchmarkCommand, help: 'search strategies on the NAS-Bench-201 tables: bionas benchmark nb201 --strategy all' },
 };
 

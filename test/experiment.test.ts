@@ -1,0 +1,173 @@
+import { describe, it, expect } from 'vitest';
+import { mkdtempSync, rmSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runJobs } from '../src/experiment/runner.js';
+import { jobStatus, jobArgv, jobCommandLine, checkJobs, type ExperimentJob } from '../src/experiment/job.js';
+import { stat, betterVerdict, similarVerdict, allVerdicts, fmtStat, diffStandardError, barChart } from '../src/experiment/report.js';
+import { RECIPES, SCALES, type RecipeOptions } from '../src/experiment/recipe.js';
+import { runExperiment } from '../src/experiment/experiment.js';
+import { parseFlags } from '../src/cli/flags.js';
+import { TRAIN_FLAGS } from '../src/cli/train.js';
+import { searchFlags } from '../src/cli/search.js';
+import '../src/experiment/recipes/index.js';
+
+// The runner starts the built CLI (node build.mjs first).
+const BIN = 'dist/bionas.mjs';
+const env = { CI: '1' };
+
+/** A tiny genotype-network training on synthetic data: about a second. */
+const tinyTrain = (id: string, seed: number, epochs = 1): ExperimentJob => ({
+  id, command: 'train', run: `runs/${id}`,
+  args: { genotype: 'biodarts', C: 4, layers: 3, dataset: 'synthetic', 'synthetic-size': 32, 'image-size': 8, epochs, batch: 16, seed, alignment: false },
+});
+
+const metricLines = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').length;
+
+describe('experiment jobs', () => {
+  it('turn into command lines: booleans as --flag / --no-flag, a partial train run resumes, the folder comes from the job', () => {
+    expect(jobArgv({ epochs: 3, alignment: false, auxiliary: true, rules: 'single:fa' })).toEqual(['--epochs=3', '--no-alignment', '--auxiliary', '--rules=single:fa']);
+    const job = tinyTrain('a', 0);
+    expect(jobCommandLine(job, '/x', 'not started').slice(-1)).toEqual(['--run=/x/runs/a']);
+    expect(jobCommandLine(job, '/x', 'partial').slice(-1)).toEqual(['--resume=/x/runs/a']);
+    // An attack has no checkpoint to resume from: a partial one starts again.
+    expect(jobCommandLine({ ...job, command: 'attack' }, '/x', 'partial').slice(-1)).toEqual(['--run=/x/runs/a']);
+    expect(() => checkJobs([job, { ...job, run: 'other' }], 'r')).toThrow(/job id 'a' appears twice/);
+    expect(() => checkJobs([{ ...job, args: { run: 'x' } }], 'r')).toThrow(/--run comes from the job's run folder/);
+    expect(() => checkJobs([job, { ...job, id: 'b' }], 'r')).toThrow(/share the run folder/);
+  });
+});
+
+describe('experiment runner', () => {
+  it('runs every job, skips finished ones on a rerun, and resumes a partial one', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'bionas-exp-'));
+    const lines: string[] = [];
+    const jobs = [tinyTrain('a-s0', 0), tinyTrain('a-s1', 1)];
+    const first = await runJobs(jobs, { outDir: out, bin: BIN, env, log: (l) => lines.push(l) });
+    expect(first.stopped).toBe(null);
+    expect(first.outcomes.map((o) => [o.before, o.after, o.code])).toEqual([['not started', 'finished', 0], ['not started', 'finished', 0]]);
+    expect(lines.some((l) => l.startsWith('[a-s1] test: loss'))).toBe(true);
+    const again = await runJobs(jobs, { outDir: out, bin: BIN, env, log: () => {} });
+    expect(again.outcomes.map((o) => [o.before, o.code])).toEqual([['finished', null], ['finished', null]]);
+    // A partial run prepared by hand: the checkpoint of epoch 1 without its summary, and the job now asks for 2 epochs.
+    rmSync(join(out, 'runs/a-s0/summary.json'));
+    expect(jobStatus(jobs[0], out)).toBe('partial');
+    const longer = [tinyTrain('a-s0', 0, 2), jobs[1]];
+    const resumed: string[] = [];
+    const third = await runJobs(longer, { outDir: out, bin: BIN, env, log: (l) => resumed.push(l) });
+    expect(third.outcomes[0]).toMatchObject({ before: 'partial', after: 'finished', code: 0 });
+    expect(resumed.some((l) => l.includes('resuming: bionas train') && l.includes('--resume='))).toBe(true);
+    expect(metricLines(join(out, 'runs/a-s0'))).toBe(2);
+  }, 120_000);
+
+  it('stops on SIGTERM with the running job checkpointed, starts no more jobs, and a rerun finishes from there', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'bionas-exp-stop-'));
+    const jobs = [tinyTrain('b-s0', 0, 3), tinyTrain('b-s1', 1)];
+    let sent = false;
+    const log = (l: string) => {
+      // After epoch 1's line the child is inside epoch 2, with its stop handler installed.
+      if (!sent && /^\[b-s0\] epoch 1\/3/.test(l)) {
+        sent = true;
+        process.emit('SIGTERM', 'SIGTERM');
+      }
+    };
+    const stopped = await runJobs(jobs, { outDir: out, bin: BIN, env, log });
+    expect(sent).toBe(true);
+    expect(stopped.stopped).toBe('SIGTERM');
+    expect(stopped.outcomes).toHaveLength(1);
+    expect(stopped.outcomes[0]).toMatchObject({ after: 'partial', code: 143 });
+    expect(jobStatus(jobs[1], out)).toBe('not started');
+    const rerun = await runJobs(jobs, { outDir: out, bin: BIN, env, log: () => {} });
+    expect(rerun.outcomes.map((o) => [o.before, o.after])).toEqual([['partial', 'finished'], ['not started', 'finished']]);
+    expect(metricLines(join(out, 'runs/b-s0'))).toBe(3);
+  }, 120_000);
+
+  it('runs a recipe end to end into a report (single-vs-mixed, synthetic, 1 seed, 1 epoch)', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'bionas-exp-recipe-'));
+    const recipe = RECIPES.get('single-vs-mixed');
+    // Smaller than proxy scale: tiny networks, and of the single rules only BP (the others are missing from the report).
+    const small = { ...recipe, jobs: (o: RecipeOptions) => recipe.jobs(o).map((j) => ({ ...j, args: { ...j.args, C: 4, layers: 3, 'synthetic-size': 32, 'image-size': 8, batch: 16 } })) };
+    const two = { ...small, jobs: (o: RecipeOptions) => small.jobs(o).filter((j) => ['mixed-s0', 'bp-s0'].includes(j.id)) };
+    const o: RecipeOptions = { scale: 'proxy', seeds: 1, genotype: 'biodarts', dataset: 'synthetic', epochs: 1 };
+    const r = await runExperiment(two, o, out, { bin: BIN, env, log: () => {} });
+    expect(r.outcomes.map((x) => x.after)).toEqual(['finished', 'finished']);
+    // The report is made from the full job list: what is not run is listed as missing.
+    const { writeReport } = await import('../src/experiment/experiment.js');
+    await writeReport(small, o, out);
+    const md = readFileSync(join(out, 'report/report.md'), 'utf8');
+    expect(md).toMatch(/\| as-found \| \d+\.\d\d ± 0\.00 \(n=1\) \| 95\.16 \|/);
+    expect(md).toMatch(/mixed beats every single rule: \*\*inconclusive at this scale\*\*/);
+    expect(md).toMatch(/Jobs finished: 2 of 6 \(missing: usf-s0 not started/);
+    expect(md).toMatch(/\| single:usf \| n\/a \(n=0\) \|/);
+    expect(existsSync(join(out, 'report/accuracy.svg'))).toBe(true);
+    const json = JSON.parse(readFileSync(join(out, 'report/report.json'), 'utf8'));
+    expect(json.variants.map((v: { name: string }) => v.name)).toEqual(['mixed', 'bp', 'usf', 'frsf', 'brsf', 'fa']);
+    expect(JSON.parse(readFileSync(join(out, 'jobs.json'), 'utf8')).jobs).toHaveLength(2);
+  }, 180_000);
+});
+
+describe('experiment report', () => {
+  it('mean ± std uses the sample std (n-1) and says n', () => {
+    const s = stat([94, 95, 96]);
+    expect(s).toEqual({ mean: 95, std: 1, n: 3 });
+    expect(fmtStat(s)).toBe('95.00 ± 1.00 (n=3)');
+    expect(fmtStat(stat([]))).toBe('n/a (n=0)');
+    expect(stat([NaN, 2]).n).toBe(1);
+    expect(diffStandardError(stat([1, 3]), stat([2, 4]))).toBeCloseTo(Math.sqrt(2 / 2 + 2 / 2), 12);
+  });
+
+  it('verdicts: a difference beyond 2 standard errors holds or does not hold; within it, or with n < 2, inconclusive', () => {
+    const mixed = stat([95.0, 95.2, 95.1]);
+    const clearlyWorse = stat([90.0, 90.3, 89.8]);
+    const close = stat([94.9, 95.3, 95.0]);
+    expect(betterVerdict(mixed, clearlyWorse)).toBe('holds');
+    expect(betterVerdict(clearlyWorse, mixed)).toBe('does not hold');
+    expect(betterVerdict(mixed, close)).toBe('inconclusive at this scale');
+    expect(betterVerdict(stat([95]), stat([80]))).toBe('inconclusive at this scale');
+    // Lower is better (gradient variance).
+    expect(betterVerdict(stat([1, 1.1, 0.9]), stat([5, 5.2, 4.8]), 'lower')).toBe('holds');
+    // Alike within a tolerance: the whole ±2 se interval inside (holds) or outside (does not hold).
+    expect(similarVerdict(mixed, close, 1)).toBe('holds');
+    expect(similarVerdict(mixed, clearlyWorse, 1)).toBe('does not hold');
+    expect(similarVerdict(stat([95, 97]), stat([94, 96]), 1)).toBe('inconclusive at this scale');
+    expect(allVerdicts(['holds', 'holds'])).toBe('holds');
+    expect(allVerdicts(['holds', 'inconclusive at this scale'])).toBe('inconclusive at this scale');
+    expect(allVerdicts(['holds', 'does not hold', 'inconclusive at this scale'])).toBe('does not hold');
+  });
+
+  it('draws bars with whiskers and the paper\'s value', () => {
+    const svg = barChart([{ name: 'mixed', stat: stat([95, 96]), paper: 95.16 }, { name: 'fa <x>', stat: stat([70]) }], { title: 't', yLabel: 'y' });
+    expect(svg.match(/<rect /g)!.length).toBe(3);
+    expect(svg).toContain('stroke-dasharray');
+    expect(svg).toContain('fa &lt;x&gt;');
+  });
+});
+
+describe('recipes', () => {
+  const o = (scale: 'proxy' | 'paper'): RecipeOptions => ({ scale, seeds: 2, genotype: 'biodarts', dataset: 'cifar10', data: '/data/cifar10' });
+  const tables = { train: TRAIN_FLAGS, search: searchFlags() } as const;
+
+  it('every recipe lists well-formed jobs at both scales whose args parse with the command\'s flags', () => {
+    expect(RECIPES.names().length).toBeGreaterThan(0);
+    for (const recipe of RECIPES.all()) {
+      for (const scale of SCALES) {
+        const jobs = recipe.jobs(o(scale));
+        expect(jobs.length, `${recipe.name} ${scale}`).toBeGreaterThan(0);
+        checkJobs(jobs, recipe.name);
+        for (const j of jobs) {
+          const table = tables[j.command as keyof typeof tables];
+          if (!table) continue;
+          expect(() => parseFlags(jobArgv(j.args), table, j.command), `${recipe.name}/${j.id}`).not.toThrow();
+          expect(j.args.seed).toBeTypeOf('number');
+          if (scale === 'proxy' && j.args.dataset !== 'synthetic') expect(j.args['train-size']).toBeGreaterThan(0);
+        }
+      }
+    }
+  });
+
+  it('single-vs-mixed: the found rules, each single rule of the paper\'s space and BP, per seed', () => {
+    const jobs = RECIPES.get('single-vs-mixed').jobs(o('proxy'));
+    expect(jobs.map((j) => j.id)).toEqual(['mixed', 'bp', 'usf', 'frsf', 'brsf', 'fa'].flatMap((v) => [`${v}-s0`]).concat(['mixed', 'bp', 'usf', 'frsf', 'brsf', 'fa'].map((v) => `${v}-s1`)));
+    expect(jobs.map((j) => j.args.rules).slice(0, 6)).toEqual(['as-found', 'single:bp', 'single:usf', 'single:frsf', 'single:brsf', 'single:fa']);
+  });
+});

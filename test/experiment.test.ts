@@ -171,3 +171,78 @@ describe('recipes', () => {
     expect(jobs.map((j) => j.args.rules).slice(0, 6)).toEqual(['as-found', 'single:bp', 'single:usf', 'single:frsf', 'single:brsf', 'single:fa']);
   });
 });
+
+describe('recipe details', () => {
+  const o: RecipeOptions = { scale: 'proxy', seeds: 2, genotype: 'biodarts', dataset: 'cifar10', data: '/d' };
+  /** A finished train job's result with a hand-made test accuracy. */
+  const done = (job: ExperimentJob, acc: number, extra: Record<string, unknown> = {}) => ({ job, status: 'finished' as const, summary: { test: { acc: acc / 100 }, history: [], ...extra }, dir: '/nowhere' });
+
+  it('reassign: K re-assignments, each one --rules-seed for every training seed, beside the found rules', async () => {
+    const r = RECIPES.get('reassign');
+    const jobs = r.jobs({ ...o, k: 3 });
+    expect(jobs.map((j) => j.id)).toEqual(['found-s0', 'random1-s0', 'random2-s0', 'random3-s0', 'found-s1', 'random1-s1', 'random2-s1', 'random3-s1']);
+    expect(jobs.filter((j) => j.id.startsWith('random2')).map((j) => [j.args.rules, j.args['rules-seed'], j.args.seed])).toEqual([['random', 2, 0], ['random', 2, 1]]);
+    expect(r.jobs(o).length).toBe(2 * 5);
+    // Hand-made accuracies: re-assignments within 0.2 points of the found rules, tight over seeds.
+    const accs: Record<string, number[]> = { found: [80, 80.2], random1: [80.1, 80.0], random2: [79.9, 80.1], random3: [80.0, 80.2] };
+    const results = jobs.map((j) => done(j, accs[j.id.split('-')[0]][Number(j.id.slice(-1))], { model: { genotype: { normal: [{ op: 'sep_conv_3x3', rule: 'fa', input: 0 }], reduce: [] } } }));
+    const rep = await r.report(results, { ...o, k: 3 });
+    expect(rep.markdown).toMatch(/re-assigning the rules changes accuracy little: \*\*holds\*\*/);
+    expect(rep.markdown).toContain('sep_conv_3x3/fa');
+  });
+
+  it('baselines: both depths, six rules, Biotorch numbers beside ours; the verdict follows hand-made errors', async () => {
+    const r = RECIPES.get('baselines');
+    const jobs = r.jobs(o);
+    expect(jobs).toHaveLength(2 * 2 * 6);
+    expect(jobs[0].args).toMatchObject({ model: 'resnet20', rule: 'bp', preset: 'biotorch', 'train-size': 2000 });
+    expect(r.jobs({ ...o, scale: 'paper' })[0].args).toMatchObject({ 'valid-size': 5000, preset: 'biotorch' });
+    const acc = (id: string) => (/-(fa|dfa)-/.test(id) ? 60 : 85) + Number(id.slice(-1)) * 0.5;
+    const rep = await r.report(jobs.map((j) => done(j, acc(j.id))), o);
+    expect(rep.markdown).toMatch(/\| bp \| 14\.75 ± 0\.35 \(n=2\) \| 8\.63 \|/);
+    expect(rep.markdown).toMatch(/ResNet-20: every sign-symmetric rule beats FA and DFA: \*\*holds\*\*/);
+    expect(rep.markdown).toMatch(/\| dfa \| .* \| 45\.94 \| .* \| — \|/);
+  });
+
+  it('grad-variance: runs probed at several epochs with a constant rate; the report reads per-layer variance', async () => {
+    const r = RECIPES.get('grad-variance');
+    const jobs = r.jobs({ ...o, seeds: 1 });
+    expect(jobs.map((j) => j.id).slice(0, 2)).toEqual(['mixed-e1-s0', 'mixed-e3-s0']);
+    expect(jobs[1].args).toMatchObject({ epochs: 3, schedule: 'constant', 'grad-variance': 10, rules: 'as-found' });
+    const variance = (scale: number) => ({ batches: 10, overall: scale, perTensor: [{ name: 'stem.weight', size: 10, variance: scale }, { name: 'cells.0.ops.1.weight', size: 30, variance: 2 * scale }, { name: 'classifier.weight', size: 5, variance: scale }] });
+    const jobs2 = r.jobs(o);
+    const rep = await r.report(jobs2.map((j) => done(j, 50, { gradientVariance: variance(j.id.startsWith('mixed') ? 1 + Number(j.id.slice(-1)) * 0.01 : 5 + Number(j.id.slice(-1)) * 0.01) })), o);
+    expect(rep.markdown).toMatch(/mixed has lower gradient variance than every single rule: \*\*holds\*\*/);
+    expect(rep.markdown).toMatch(/\| cell 0 \| 2\.010e\+0 \|/);
+    expect(Object.keys(rep.svgs)).toEqual(['variance_over_training.svg', 'variance_per_layer.svg']);
+  });
+
+  it('weights: a checkpoint tensor belongs to its edge\'s rule, other layers to BP', async () => {
+    const { weightOwner } = await import('../src/experiment/recipes/weights.js');
+    const { GENOTYPE_PRESETS, parseGenotype } = await import('../src/models/genotype.js');
+    const g = parseGenotype(GENOTYPE_PRESETS.biodarts);
+    const d = { layers: 5, genotype: g };
+    expect(weightOwner('model.cells.0.ops.3.first.depthwise.weight', d)).toEqual({ layer: 'cell 0', rule: 'usf' });
+    // Cell 1 of 5 is a reduction: reduce[7] is dil_conv_5x5/usf.
+    expect(weightOwner('model.cells.1.ops.7.depthwise.weight', d)).toEqual({ layer: 'cell 1', rule: 'usf' });
+    expect(weightOwner('model.cells.2.preprocess1.conv.weight', d)).toEqual({ layer: 'cell 2', rule: 'bp' });
+    expect(weightOwner('model.stem.weight', { ...d, bodyRule: 'fa' })).toEqual({ layer: 'stem', rule: 'fa' });
+  });
+
+  it('skip-dedup: the merged space keeps one skip_connect pair and is a valid space file; the report counts skips', async () => {
+    const { dedupSpace, skipShare } = await import('../src/experiment/recipes/skip_dedup.js');
+    const { parseSpace, SPACE_PRESETS } = await import('../src/search/space.js');
+    const s = parseSpace(dedupSpace(), 'dedup');
+    expect(s.pairs.filter((p) => p.op === 'skip_connect')).toHaveLength(1);
+    expect(s.pairs).toHaveLength(SPACE_PRESETS.bionas.pairs.length - 2);
+    const r = RECIPES.get('skip-dedup');
+    expect(Object.keys(r.files!(o))).toEqual(['spaces/bionas-dedup.json']);
+    const jobs = r.jobs(o);
+    expect(jobs.map((j) => [j.id, j.command, j.args.space])).toEqual([['paper-s0', 'search', 'bionas'], ['dedup-s0', 'search', 'spaces/bionas-dedup.json'], ['paper-s1', 'search', 'bionas'], ['dedup-s1', 'search', 'spaces/bionas-dedup.json']]);
+    const cell = (skips: number) => ({ normal: Array.from({ length: 4 }, (_, i) => ({ op: i < skips ? 'skip_connect' : 'sep_conv_3x3', rule: 'usf', input: 0 })), reduce: [] });
+    expect(skipShare(cell(3) as never)).toBe(0.75);
+    const rep = await r.report(jobs.map((j) => ({ job: j, status: 'finished' as const, dir: '/x', summary: { result: { genotype: cell(j.id.startsWith('paper') ? 3 : 1) } } })), o);
+    expect(rep.markdown).toMatch(/\| bionas \| 75\.0 ± 0\.0 \(n=2\) \| 2 of 2 \|/);
+    expect(rep.markdown).toMatch(/\| spaces\/bionas-dedup\.json \| 25\.0 ± 0\.0 \(n=2\) \| 0 of 2 \|/);
+  });
+});

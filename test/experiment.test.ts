@@ -6,7 +6,7 @@ import { runJobs } from '../src/experiment/runner.js';
 import { jobStatus, jobArgv, jobCommandLine, checkJobs, type ExperimentJob } from '../src/experiment/job.js';
 import { stat, betterVerdict, similarVerdict, allVerdicts, fmtStat, diffStandardError, barChart } from '../src/experiment/report.js';
 import { RECIPES, SCALES, type RecipeOptions } from '../src/experiment/recipe.js';
-import { runExperiment } from '../src/experiment/experiment.js';
+import { runExperiment, writeReport, collectResults } from '../src/experiment/experiment.js';
 import { parseFlags } from '../src/cli/flags.js';
 import { TRAIN_FLAGS } from '../src/cli/train.js';
 import { searchFlags } from '../src/cli/search.js';
@@ -92,7 +92,6 @@ describe('experiment runner', () => {
     const r = await runExperiment(two, o, out, { bin: BIN, env, log: () => {} });
     expect(r.outcomes.map((x) => x.after)).toEqual(['finished', 'finished']);
     // The report is made from the full job list: what is not run is listed as missing.
-    const { writeReport } = await import('../src/experiment/experiment.js');
     await writeReport(small, o, out);
     const md = readFileSync(join(out, 'report/report.md'), 'utf8');
     expect(md).toMatch(/\| as-found \| \d+\.\d\d ± 0\.00 \(n=1\) \| 95\.16 \|/);
@@ -103,6 +102,13 @@ describe('experiment runner', () => {
     const json = JSON.parse(readFileSync(join(out, 'report/report.json'), 'utf8'));
     expect(json.variants.map((v: { name: string }) => v.name)).toEqual(['mixed', 'bp', 'usf', 'frsf', 'brsf', 'fa']);
     expect(JSON.parse(readFileSync(join(out, 'jobs.json'), 'utf8')).jobs).toHaveLength(2);
+    // The weights recipe's jobs are the same two runs (mixed and BP): its report reads their checkpoints.
+    const weights = RECIPES.get('weights');
+    const w = await weights.report(collectResults(weights, o, out), o);
+    const rules = (w.json as { rules: { rule: string; count: number }[] }).rules;
+    expect(rules.map((r) => r.rule).sort()).toEqual(['bp', 'frsf', 'usf']);
+    expect(rules.every((r) => r.count > 0)).toBe(true);
+    expect(w.svgs['weights_by_rule.svg']).toContain('<polyline');
   }, 180_000);
 });
 

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, rmSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runJobs } from '../src/experiment/runner.js';
@@ -39,30 +39,11 @@ describe('experiment jobs', () => {
 });
 
 describe('experiment runner', () => {
-  it('runs every job, skips finished ones on a rerun, and resumes a partial one', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'bionas-exp-'));
-    const lines: string[] = [];
-    const jobs = [tinyTrain('a-s0', 0), tinyTrain('a-s1', 1)];
-    const first = await runJobs(jobs, { outDir: out, bin: BIN, env, log: (l) => lines.push(l) });
-    expect(first.stopped).toBe(null);
-    expect(first.outcomes.map((o) => [o.before, o.after, o.code])).toEqual([['not started', 'finished', 0], ['not started', 'finished', 0]]);
-    expect(lines.some((l) => l.startsWith('[a-s1] test: loss'))).toBe(true);
-    const again = await runJobs(jobs, { outDir: out, bin: BIN, env, log: () => {} });
-    expect(again.outcomes.map((o) => [o.before, o.code])).toEqual([['finished', null], ['finished', null]]);
-    // A partial run prepared by hand: the checkpoint of epoch 1 without its summary, and the job now asks for 2 epochs.
-    rmSync(join(out, 'runs/a-s0/summary.json'));
-    expect(jobStatus(jobs[0], out)).toBe('partial');
-    const longer = [tinyTrain('a-s0', 0, 2), jobs[1]];
-    const resumed: string[] = [];
-    const third = await runJobs(longer, { outDir: out, bin: BIN, env, log: (l) => resumed.push(l) });
-    expect(third.outcomes[0]).toMatchObject({ before: 'partial', after: 'finished', code: 0 });
-    expect(resumed.some((l) => l.includes('resuming: bionas train') && l.includes('--resume='))).toBe(true);
-    expect(metricLines(join(out, 'runs/a-s0'))).toBe(2);
-  }, 120_000);
-
-  it('stops on SIGTERM with the running job checkpointed, starts no more jobs, and a rerun finishes from there', async () => {
+  it('stops on SIGTERM with the running job checkpointed and starts no more; a rerun resumes it and runs the rest; a third run skips all', async () => {
     const out = mkdtempSync(join(tmpdir(), 'bionas-exp-stop-'));
-    const jobs = [tinyTrain('b-s0', 0, 3), tinyTrain('b-s1', 1)];
+    // 6 steps an epoch: the stop lands inside epoch 2, well before the run could end.
+    const long = tinyTrain('b-s0', 0, 3);
+    const jobs = [{ ...long, args: { ...long.args, 'synthetic-size': 96 } }, tinyTrain('b-s1', 1)];
     let sent = false;
     const log = (l: string) => {
       // After epoch 1's line the child is inside epoch 2, with its stop handler installed.
@@ -77,9 +58,17 @@ describe('experiment runner', () => {
     expect(stopped.outcomes).toHaveLength(1);
     expect(stopped.outcomes[0]).toMatchObject({ after: 'partial', code: 143 });
     expect(jobStatus(jobs[1], out)).toBe('not started');
-    const rerun = await runJobs(jobs, { outDir: out, bin: BIN, env, log: () => {} });
-    expect(rerun.outcomes.map((o) => [o.before, o.after])).toEqual([['partial', 'finished'], ['not started', 'finished']]);
+    // Rerun: the stopped job resumes from its checkpoint, the other starts; all finish.
+    const lines: string[] = [];
+    const rerun = await runJobs(jobs, { outDir: out, bin: BIN, env, log: (l) => lines.push(l) });
+    expect(rerun.stopped).toBe(null);
+    expect(rerun.outcomes.map((o) => [o.before, o.after, o.code])).toEqual([['partial', 'finished', 0], ['not started', 'finished', 0]]);
+    expect(lines.some((l) => l.includes('[b-s0] (1/2) resuming: bionas train') && l.includes('--resume='))).toBe(true);
+    expect(lines.some((l) => l.startsWith('[b-s1] test: loss'))).toBe(true);
     expect(metricLines(join(out, 'runs/b-s0'))).toBe(3);
+    // Once more: everything is finished, nothing runs.
+    const again = await runJobs(jobs, { outDir: out, bin: BIN, env, log: () => {} });
+    expect(again.outcomes.map((o) => [o.before, o.code])).toEqual([['finished', null], ['finished', null]]);
   }, 120_000);
 
   it('runs a recipe end to end into a report (single-vs-mixed, synthetic, 1 seed, 1 epoch)', async () => {

@@ -224,7 +224,9 @@ export function buildModel(d: ModelDescription, gen: Generator): TrainableModel 
 }
 
 export async function trainCommand(argv: string[]): Promise<void> {
-  const summary = 'Trains a network: a ResNet-20/56 with one learning rule (--rule), a cell found by search\n(--genotype RUN/genotype.json), or a NAS-Bench-201 cell (--arch), then evaluates it on the test set.';
+  const summary = 'Trains a network: a ResNet-20/56 with one learning rule (--rule), a cell found by search\n(--genotype RUN/genotype.json), or a NAS-Bench-201 cell (--arch), then evaluates it on the test set.\n' +
+    "A genotype network's edges keep their rules unless --rules single:RULE|random says otherwise; its stem, preprocessing,\n" +
+    'classifier and auxiliary head use BP unless --rules-everywhere.';
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(helpText('train', summary, TRAIN_FLAGS));
     return;

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { runJobs } from '../src/experiment/runner.js';
 import { jobStatus, jobArgv, jobCommandLine, checkJobs, type ExperimentJob } from '../src/experiment/job.js';
@@ -239,5 +240,22 @@ describe('recipe details', () => {
     const rep = await r.report(jobs.map((j) => ({ job: j, status: 'finished' as const, dir: '/x', summary: { result: { genotype: cell(j.id.startsWith('paper') ? 3 : 1) } } })), o);
     expect(rep.markdown).toMatch(/\| bionas \| 75\.0 ± 0\.0 \(n=2\) \| 2 of 2 \|/);
     expect(rep.markdown).toMatch(/\| spaces\/bionas-dedup\.json \| 25\.0 ± 0\.0 \(n=2\) \| 0 of 2 \|/);
+  });
+});
+
+describe('bionas experiment on the command line', () => {
+  const cli = (args: string[]) => spawnSync('node', [BIN, 'experiment', ...args], { encoding: 'utf8', env: { ...process.env, CI: '1' } });
+
+  it('lists the recipes, and rejects an unknown recipe or a missing --data with a clear message', () => {
+    const list = cli(['--list']);
+    expect(list.status).toBe(0);
+    for (const name of ['single-vs-mixed', 'reassign', 'baselines', 'grad-variance', 'weights', 'skip-dedup']) expect(list.stdout).toContain(name);
+    const unknown = cli(['nope']);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown experiment recipe 'nope'; known: single-vs-mixed, reassign/);
+    const noData = cli(['baselines']);
+    expect(noData.status).toBe(2);
+    expect(noData.stderr).toMatch(/--dataset cifar10 needs --data DIR/);
+    expect(cli(['reassign', '--scale', 'huge']).stderr).toMatch(/--scale must be one of proxy, paper/);
   });
 });

@@ -1,13 +1,12 @@
 // Runs a recipe end to end: its jobs (skipping finished ones, resuming partial ones), then its
 // report from whatever has finished, into OUT/report/ (report.md, SVG drawings, report.json).
 
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import * as fs from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { writeTextAtomic } from '../run/state.js';
 import { runJobs, type RunnerOptions, type RunnerResult } from './runner.js';
 import { jobStatus, jobSummary, runFolder, checkJobs } from './job.js';
 import type { Recipe, RecipeOptions, JobResult } from './recipe.js';
-import * as fs from 'node:fs';
 
 export const REPORT_DIR = 'report';
 
@@ -28,7 +27,7 @@ export function collectResults(recipe: Recipe, o: RecipeOptions, outDir: string)
 export async function writeReport(recipe: Recipe, o: RecipeOptions, outDir: string): Promise<string> {
   const files = await recipe.report(collectResults(recipe, o, outDir), o);
   const dir = join(outDir, REPORT_DIR);
-  mkdirSync(dir, { recursive: true });
+  fs.mkdirSync(dir, { recursive: true });
   writeTextAtomic(fs, join(dir, 'report.md'), files.markdown);
   for (const [name, svg] of Object.entries(files.svgs)) writeTextAtomic(fs, join(dir, name), svg);
   writeTextAtomic(fs, join(dir, 'report.json'), JSON.stringify(files.json, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1) + '\n');
@@ -38,13 +37,13 @@ export async function writeReport(recipe: Recipe, o: RecipeOptions, outDir: stri
 export async function runExperiment(recipe: Recipe, o: RecipeOptions, outDir: string, runner: Omit<RunnerOptions, 'outDir'> = {}): Promise<ExperimentOutcome> {
   const jobs = recipe.jobs(o);
   checkJobs(jobs, recipe.name);
-  mkdirSync(outDir, { recursive: true });
+  fs.mkdirSync(outDir, { recursive: true });
   // The job list and options, as data: what was run, and what another machine would need.
   writeTextAtomic(fs, join(outDir, 'jobs.json'), JSON.stringify({ recipe: recipe.name, options: o, jobs }, null, 1) + '\n');
   for (const [name, text] of Object.entries(recipe.files?.(o) ?? {})) {
     const path = join(outDir, name);
-    mkdirSync(dirname(path), { recursive: true });
-    if (!existsSync(path)) writeFileSync(path, text);
+    fs.mkdirSync(dirname(path), { recursive: true });
+    if (!fs.existsSync(path)) fs.writeFileSync(path, text);
   }
   const result = await runJobs(jobs, { ...runner, outDir });
   const reportDir = result.stopped ? null : await writeReport(recipe, o, outDir);

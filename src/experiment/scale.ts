@@ -30,25 +30,26 @@ export function dataArgs(o: RecipeOptions): Args {
   return a;
 }
 
-const epochs = (o: RecipeOptions, proxy: number): Args => (o.epochs !== undefined ? { epochs: o.epochs } : o.scale === 'proxy' ? { epochs: proxy } : {});
+/** --epochs of the experiment, else the proxy's epochs at proxy scale, else the preset's (nothing). */
+const epochs = (o: RecipeOptions, proxy?: number): Args => (o.epochs !== undefined ? { epochs: o.epochs } : o.scale === 'proxy' && proxy !== undefined ? { epochs: proxy } : {});
 
 /** A genotype network: proxy C=8, 5 cells, 3 epochs; paper DARTS' evaluation (preset darts: C=36, 20 cells, auxiliary, 600 epochs). */
 export function networkArgs(o: RecipeOptions, seed: number): Args {
   const base: Args = { genotype: o.genotype, ...dataArgs(o), seed, alignment: false };
   if (o.scale === 'proxy') return { ...base, preset: 'quick', C: PROXY_NETWORK.C, layers: PROXY_NETWORK.layers, batch: PROXY_BATCH, ...epochs(o, PROXY_EPOCHS) };
-  return { ...base, preset: 'darts', C: 36, layers: 20, auxiliary: true, ...epochs(o, 0) };
+  return { ...base, preset: 'darts', C: 36, layers: 20, auxiliary: true, ...epochs(o) };
 }
 
 /** A CIFAR ResNet with one rule: Biotorch's protocol (preset biotorch, 5k validation) at paper scale. */
 export function resnetArgs(o: RecipeOptions, depth: 20 | 56, rule: string, seed: number): Args {
   const base: Args = { model: `resnet${depth}`, rule, ...dataArgs(o), seed, alignment: false, preset: 'biotorch' };
   if (o.scale === 'proxy') return { ...base, batch: PROXY_BATCH, ...epochs(o, PROXY_EPOCHS) };
-  return { ...base, 'valid-size': BIOTORCH_VALID, ...epochs(o, 0) };
+  return { ...base, 'valid-size': BIOTORCH_VALID, ...epochs(o) };
 }
 
 /** A BioNAS-DARTS search: proxy the tiny supernet; paper the BioNAS paper's table (preset bionas). */
 export function searchArgs(o: RecipeOptions, space: string, seed: number): Args {
   const base: Args = { method: 'darts', space, ...dataArgs(o), seed };
   if (o.scale === 'proxy') return { ...base, preset: 'tiny', ...epochs(o, PROXY_SEARCH_EPOCHS) };
-  return { ...base, preset: 'bionas', ...epochs(o, 0) };
+  return { ...base, preset: 'bionas', ...epochs(o) };
 }

@@ -21,8 +21,11 @@ export interface ExperimentJob {
   run: string;
 }
 
-/** The file a command writes last, when its run is complete: its presence marks a finished job. */
-export const FINISHED_FILE = 'summary.json';
+/**
+ * The file each command writes last, when its run is complete: its presence marks a finished
+ * job (train and search write summary.json; the attack command is to follow the same rule).
+ */
+export const FINISHED_FILES: Readonly<Record<JobCommand, string>> = { train: 'summary.json', search: 'summary.json', attack: 'summary.json' };
 
 /** Commands that checkpoint and continue with `--resume DIR`; others restart an unfinished run. */
 export const RESUMABLE_COMMANDS: readonly JobCommand[] = ['train', 'search'];
@@ -33,17 +36,17 @@ export function runFolder(job: ExperimentJob, outDir: string): string {
   return isAbsolute(job.run) ? job.run : join(outDir, job.run);
 }
 
-/** finished: summary.json written; partial: a checkpoint but no summary; else not started. */
+/** finished: its FINISHED_FILES entry written; partial: a checkpoint but no summary; else not started. */
 export function jobStatus(job: ExperimentJob, outDir: string): JobStatus {
   const dir = runFolder(job, outDir);
-  if (existsSync(join(dir, FINISHED_FILE))) return 'finished';
+  if (existsSync(join(dir, FINISHED_FILES[job.command]))) return 'finished';
   if (existsSync(join(dir, CHECKPOINT_FILE))) return 'partial';
   return 'not started';
 }
 
-/** The parsed summary.json of a finished job, or null. */
+/** The parsed summary (FINISHED_FILES) of a finished job, or null. */
 export function jobSummary(job: ExperimentJob, outDir: string): Record<string, unknown> | null {
-  const path = join(runFolder(job, outDir), FINISHED_FILE);
+  const path = join(runFolder(job, outDir), FINISHED_FILES[job.command]);
   if (!existsSync(path)) return null;
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;

@@ -63,6 +63,9 @@ export function reportHead(recipe: Recipe, results: JobResult[], o: RecipeOption
     ...results.map((r) => `- \`${r.job.id}\` (${r.status}): \`bionas ${r.job.command} ${jobArgv(r.job.args).join(' ')}\``),
     '',
   ];
+  // The settings as the command resolved them (preset and flags), from the first finished job.
+  const config = results.find((r) => r.summary?.config)?.summary?.config;
+  if (config) lines.push(`Resolved settings of \`${results.find((r) => r.summary?.config)!.job.id}\` (the others differ only in what the job list varies):`, '', '```json', JSON.stringify(config), '```', '');
   return lines.join('\n');
 }
 

@@ -15,8 +15,9 @@ export const PROXY_EPOCHS = 3;
 export const PROXY_BATCH = 64;
 /** Proxy genotype network: C=8, 5 cells (DARTS evaluates C=36, 20 cells). */
 export const PROXY_NETWORK = { C: 8, layers: 5 };
-/** Proxy search: the tiny supernet (3 cells of 2 nodes) for 3 epochs on the same subset. */
+/** Proxy search: the tiny supernet (3 cells of 2 nodes) for 3 epochs on 1000 images (500 weights + 500 alphas; a search step costs ~3x a training step). */
 export const PROXY_SEARCH_EPOCHS = 3;
+export const PROXY_SEARCH_IMAGES = 1000;
 /** Biotorch's held-out validation images (SPEC 5: 45k/5k split). */
 export const BIOTORCH_VALID = 5000;
 
@@ -50,6 +51,6 @@ export function resnetArgs(o: RecipeOptions, depth: 20 | 56, rule: string, seed:
 /** A BioNAS-DARTS search: proxy the tiny supernet; paper the BioNAS paper's table (preset bionas). */
 export function searchArgs(o: RecipeOptions, space: string, seed: number): Args {
   const base: Args = { method: 'darts', space, ...dataArgs(o), seed };
-  if (o.scale === 'proxy') return { ...base, preset: 'tiny', ...epochs(o, PROXY_SEARCH_EPOCHS) };
+  if (o.scale === 'proxy') return { ...base, ...(o.dataset === 'synthetic' ? {} : { 'train-size': PROXY_SEARCH_IMAGES }), preset: 'tiny', ...epochs(o, PROXY_SEARCH_EPOCHS) };
   return { ...base, preset: 'bionas', ...epochs(o) };
 }

@@ -40,7 +40,7 @@ describe('experiment jobs', () => {
 });
 
 describe('experiment runner', () => {
-  it('stops on SIGTERM with the running job checkpointed and starts no more; a rerun resumes it and runs the rest; a third run skips all', async () => {
+  it('stops on SIGTERM with the running job checkpointed and starts no more; a rerun resumes it and runs the rest; a third run skips all; more epochs extend, other settings are refused', async () => {
     const out = mkdtempSync(join(tmpdir(), 'bionas-exp-stop-'));
     // 6 steps an epoch: the stop lands inside epoch 2, well before the run could end.
     const long = tinyTrain('b-s0', 0, 3);
@@ -70,6 +70,13 @@ describe('experiment runner', () => {
     // Once more: everything is finished, nothing runs.
     const again = await runJobs(jobs, { outDir: out, bin: BIN, env, log: () => {} });
     expect(again.outcomes.map((o) => [o.before, o.code])).toEqual([['finished', null], ['finished', null]]);
+    // A job list that now asks for more epochs extends the finished run; other settings are refused before anything runs.
+    const longer = [jobs[0], tinyTrain('b-s1', 1, 2)];
+    const extended = await runJobs(longer, { outDir: out, bin: BIN, env, log: () => {} });
+    expect(extended.outcomes[1]).toMatchObject({ before: 'partial', after: 'finished', code: 0 });
+    expect(metricLines(join(out, 'runs/b-s1'))).toBe(2);
+    await expect(runJobs([jobs[0], { ...longer[1], args: { ...longer[1].args, seed: 5, C: 6 } }], { outDir: out, bin: BIN, env, log: () => {} }))
+      .rejects.toThrow(/holds runs of other settings than this job list:\n  b-s1: --C 6 \(the run there has 4\), --seed 5 \(the run there has 1\)/);
   }, 120_000);
 
   it('runs a recipe end to end into a report (single-vs-mixed, synthetic, 1 seed, 1 epoch)', async () => {

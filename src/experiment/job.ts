@@ -4,7 +4,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join, isAbsolute } from 'node:path';
-import { CHECKPOINT_FILE } from '../run/checkpoint.js';
+import { CHECKPOINT_FILE, readCheckpointMeta } from '../run/checkpoint.js';
 
 export const JOB_COMMANDS = ['train', 'search', 'attack'] as const;
 export type JobCommand = (typeof JOB_COMMANDS)[number];
@@ -79,4 +79,19 @@ export function checkJobs(jobs: ExperimentJob[], where: string): void {
     if (runs.has(j.run)) throw new Error(`${where}: jobs share the run folder '${j.run}'`);
     runs.add(j.run);
   }
+}
+
+/**
+ * How the run in a job's folder differs from the job: the flags whose values differ from the
+ * ones its checkpoint was started with (none: the folder holds this job's run, or no run).
+ * A job list changed between two runs of an experiment (another --epochs, another --data) would
+ * otherwise count a run of other settings as its own.
+ */
+export async function runMismatch(job: ExperimentJob, outDir: string): Promise<{ flag: string; job: string; run: string }[]> {
+  const path = join(runFolder(job, outDir), CHECKPOINT_FILE);
+  if (!existsSync(path)) return [];
+  const flags = (await readCheckpointMeta(path)).invocation?.flags;
+  if (!flags) return [];
+  const show = (v: unknown) => (Array.isArray(v) ? v.join(',') : String(v));
+  return Object.entries(job.args).filter(([k, v]) => show(flags[k]) !== show(v)).map(([k, v]) => ({ flag: k, job: show(v), run: show(flags[k]) }));
 }

@@ -13,7 +13,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { jobCommandLine, jobStatus, checkJobs, type ExperimentJob, type JobStatus } from './job.js';
+import { jobCommandLine, jobStatus, checkJobs, runMismatch, RESUMABLE_COMMANDS, type ExperimentJob, type JobStatus } from './job.js';
 import { SIGNAL_EXIT_CODES, type StopSignal } from '../run/stop.js';
 
 export interface JobOutcome {
@@ -66,6 +66,20 @@ export async function runJobs(jobs: ExperimentJob[], o: RunnerOptions): Promise<
   const outDir = resolve(o.outDir);
   mkdirSync(outDir, { recursive: true });
   const log = o.log ?? ((line: string) => console.log(line));
+  // Before anything runs: a folder holding a run of other settings is an error, except a run
+  // that only asks for more epochs now, which continues (train and search extend with --resume).
+  const extend = new Set<string>();
+  const conflicts: string[] = [];
+  for (const job of jobs) {
+    const diff = await runMismatch(job, outDir);
+    const longer = diff.length === 1 && diff[0].flag === 'epochs' && Number(diff[0].job) > Number(diff[0].run) && RESUMABLE_COMMANDS.includes(job.command);
+    if (longer) extend.add(job.id);
+    else if (diff.length) conflicts.push(`${job.id}: ${diff.map((d) => `--${d.flag} ${d.job} (the run there has ${d.run})`).join(', ')}`);
+  }
+  if (conflicts.length) {
+    throw new Error(`the experiment folder ${outDir} holds runs of other settings than this job list:\n  ${conflicts.join('\n  ')}\n` +
+      'use another --out, or delete those run folders to run them again');
+  }
   let stopped: StopSignal | null = null;
   let child: ChildProcess | null = null;
   const onSignal = (name: StopSignal) => {
@@ -81,7 +95,8 @@ export async function runJobs(jobs: ExperimentJob[], o: RunnerOptions): Promise<
   const outcomes: JobOutcome[] = [];
   try {
     for (const [i, job] of jobs.entries()) {
-      const before = jobStatus(job, outDir);
+      let before = jobStatus(job, outDir);
+      if (before === 'finished' && extend.has(job.id)) before = 'partial';
       const tag = `[${job.id}]`;
       if (before === 'finished') {
         log(`${tag} finished already: skipped`);

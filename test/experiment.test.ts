@@ -168,6 +168,15 @@ describe('recipes', () => {
     }
   });
 
+  it('paper scale trains genotype networks with DARTS\' setting, or the imagenet16 preset on ImageNet16-120', () => {
+    const [cifar] = RECIPES.get('single-vs-mixed').jobs(o('paper'));
+    expect(cifar.args).toMatchObject({ preset: 'darts', C: 36, layers: 20, auxiliary: true });
+    expect(cifar.args.epochs).toBeUndefined();
+    const [inet] = RECIPES.get('single-vs-mixed').jobs({ ...o('paper'), dataset: 'imagenet16' });
+    expect(inet.args).toMatchObject({ preset: 'imagenet16', dataset: 'imagenet16' });
+    expect(inet.args.C).toBeUndefined();
+  });
+
   it('single-vs-mixed: the found rules, each single rule of the paper\'s space and BP, per seed', () => {
     const jobs = RECIPES.get('single-vs-mixed').jobs(o('proxy'));
     expect(jobs.map((j) => j.id)).toEqual(['mixed', 'bp', 'usf', 'frsf', 'brsf', 'fa'].flatMap((v) => [`${v}-s0`]).concat(['mixed', 'bp', 'usf', 'frsf', 'brsf', 'fa'].map((v) => `${v}-s1`)));

@@ -34,10 +34,12 @@ export function dataArgs(o: RecipeOptions): Args {
 /** --epochs of the experiment, else the proxy's epochs at proxy scale, else the preset's (nothing). */
 const epochs = (o: RecipeOptions, proxy?: number): Args => (o.epochs !== undefined ? { epochs: o.epochs } : o.scale === 'proxy' && proxy !== undefined ? { epochs: proxy } : {});
 
-/** A genotype network: proxy C=8, 5 cells, 3 epochs; paper DARTS' evaluation (preset darts: C=36, 20 cells, auxiliary, 600 epochs). */
+/** A genotype network: proxy C=8, 5 cells, 3 epochs; paper DARTS' evaluation (preset darts: C=36, 20 cells, auxiliary, 600 epochs), or preset imagenet16. */
 export function networkArgs(o: RecipeOptions, seed: number): Args {
   const base: Args = { genotype: o.genotype, ...dataArgs(o), seed, alignment: false };
   if (o.scale === 'proxy') return { ...base, preset: 'quick', C: PROXY_NETWORK.C, layers: PROXY_NETWORK.layers, batch: PROXY_BATCH, ...epochs(o, PROXY_EPOCHS) };
+  // ImageNet16-120: its own preset (C=48, 14 cells, auxiliary head; SPEC 5).
+  if (o.dataset === 'imagenet16') return { ...base, preset: 'imagenet16', ...epochs(o) };
   return { ...base, preset: 'darts', C: 36, layers: 20, auxiliary: true, ...epochs(o) };
 }
 

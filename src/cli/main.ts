@@ -6,6 +6,7 @@ import { evalCommand } from './eval.js';
 import { benchmarkCommand } from './benchmark.js';
 import { attackCommand } from './attack.js';
 import { exportCommand } from './export.js';
+import { experimentCommand } from './experiment.js';
 import { UsageError } from './flags.js';
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; help: string }> = {
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; help: s
   train: { run: trainCommand, help: 'train a ResNet baseline with a learning rule, a found genotype, or a NAS-Bench-201 cell' },
   attack: { run: attackCommand, help: 'adversarial robustness of checkpoints: FGSM, PGD, ... or the paper\'s Table 4 (--attack suite)' },
   export: { run: exportCommand, help: 'write a checkpoint\'s weights as safetensors plus a JSON of its architecture' },
+  experiment: { run: experimentCommand, help: 'run an experiment recipe (train/search jobs over seeds) and write its report: bionas experiment --list' },
   benchmark: { run: benchmarkCommand, help: 'search strategies on the NAS-Bench-201 tables: bionas benchmark nb201 --strategy all' },
 };
 

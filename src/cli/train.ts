@@ -8,10 +8,12 @@ import { BatchLoader } from '../data/loader.js';
 import { CifarResNet } from '../models/resnet.js';
 import { NetworkCIFAR } from '../models/network.js';
 import { Nb201Network, parseNb201 } from '../models/nb201.js';
-import { loadGenotype } from '../models/genotype.js';
+import { loadGenotype, type Genotype } from '../models/genotype.js';
 import { SpikingNetwork } from '../models/spiking_network.js';
 import { loadSpikingGenotype, type SpikingGenome } from '../snn/genome.js';
 import { measureSpikingStep, memoryLine } from '../snn/memory.js';
+import { parseRuleOverride, overrideRules, describeRules, RULE_MODES } from '../models/rule_override.js';
+import { loadSpace, SPACE_PRESETS } from '../search/space.js';
 import { parseRule, ruleNames } from '../rules/registry.js';
 import { ruleLayers } from '../nn/layers.js';
 import { train, evaluate, DEFAULT_TRAIN, type TrainConfig, type TrainableModel } from '../train/trainer.js';
@@ -27,8 +29,15 @@ import type { ImageDataset } from '../data/dataset.js';
 import { gradientVariance, type VarianceReport } from '../analysis/gradient_variance.js';
 import { crossEntropy } from '../ops/loss.js';
 
+/** What a preset may also set of the model (genotype networks); explicit flags win. */
+export interface PresetModel {
+  C?: number;
+  layers?: number;
+  auxiliary?: boolean;
+}
+
 /** Hyper-parameter presets (SPEC 5); explicit flags override them. */
-export const TRAIN_PRESETS: Record<string, Partial<TrainConfig> & { cutout?: number }> = {
+export const TRAIN_PRESETS: Record<string, Partial<TrainConfig> & { cutout?: number; model?: PresetModel }> = {
   // Biotorch's single-rule baselines: 250 epochs, lr x0.1 at 100/150/200 (DFA uses lr 0.001).
   biotorch: { epochs: 250, batchSize: 128, optimizer: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 1e-4, schedule: 'multistep', milestones: [100, 150, 200], gamma: 0.1 },
   // DARTS' evaluation of a found cell: 600 epochs, cosine to 0, cutout, drop path, auxiliary head.
@@ -38,6 +47,13 @@ export const TRAIN_PRESETS: Record<string, Partial<TrainConfig> & { cutout?: num
   // smoothing 0.1, batch 128. BrainCog uses AdamW (weight decay 0.01, decoupled); bionas' Adam couples decay as L2,
   // so the decay is left at 0 here rather than changing its meaning.
   mse_nas: { epochs: 600, batchSize: 128, optimizer: 'adam', lr: 5e-3, weightDecay: 0, schedule: 'cosine', minLr: 1e-5, warmupEpochs: 5, labelSmoothing: 0.1 },
+  // ImageNet16-120 (SPEC 5; PC-DARTS' ImageNet setting): C=48, 14 cells, auxiliary head, batch 1024,
+  // lr 0.5 decayed linearly to 0, 250 epochs, label smoothing 0.1, no drop path; weight decay 3e-5
+  // and momentum 0.9 as PC-DARTS' train_imagenet.py, clip 5 and aux weight 0.4 as DARTS.
+  imagenet16: {
+    epochs: 250, batchSize: 1024, optimizer: 'sgd', lr: 0.5, momentum: 0.9, weightDecay: 3e-5, schedule: 'linear', minLr: 0, gradClip: 5,
+    labelSmoothing: 0.1, auxWeight: 0.4, dropPath: 0, cutout: 0, model: { C: 48, layers: 14, auxiliary: true },
+  },
   quick: { epochs: 3, batchSize: 64, optimizer: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 3e-4, schedule: 'cosine', gradClip: 5 },
 };
 
@@ -53,7 +69,12 @@ export const TRAIN_FLAGS: FlagTable = {
   C: { type: 'int', min: 2, default: 36, help: 'initial channels of a genotype network (NAS-Bench-201: 16)' },
   layers: { type: 'int', min: 3, default: 20, help: 'cells of a genotype network' },
   auxiliary: { type: 'bool', default: false, help: 'auxiliary head (genotype network); its loss weight is --aux-weight' },
-  preset: { type: 'string', default: 'quick', choices: Object.keys(TRAIN_PRESETS), help: 'hyper-parameter preset: biotorch (ResNet baselines), darts (found cells), mse_nas (spiking networks), quick' },
+  rules: { type: 'string', default: 'as-found', help: `learning rules of a genotype's edges: ${RULE_MODES}. as-found: the genotype's; single:RULE: RULE on every edge whose op has weights; ` +
+    'random: each edge draws one of the rules its op has in --space, from --rules-seed. The stem, preprocessing, classifier and auxiliary head stay BP unless --rules-everywhere' },
+  'rules-everywhere': { type: 'bool', default: false, help: 'with --rules single:RULE: the stem, preprocessing, classifier and auxiliary head use RULE too (otherwise they are BP)' },
+  'rules-seed': { type: 'int', min: 0, help: 'seed of --rules random (default: --seed)' },
+  space: { type: 'string', help: `search space --rules random draws from: a preset (${Object.keys(SPACE_PRESETS).join(', ')}) or JSON file (default: the space named in the genotype file, else bionas)` },
+  preset: { type: 'string', default: 'quick', choices: Object.keys(TRAIN_PRESETS), help: 'hyper-parameter preset: biotorch (ResNet baselines), darts (found cells), imagenet16 (ImageNet16-120: also C=48, 14 cells, auxiliary), mse_nas (spiking networks), quick' },
   ...DATA_FLAGS,
   'valid-size': { type: 'int', min: 0, default: 0, help: 'images held out of the training set for per-epoch validation (Biotorch: 5000)' },
   epochs: { type: 'int', min: 1, help: 'epochs (default: from --preset)' },
@@ -124,6 +145,55 @@ export interface ModelDescription {
   seed: number;
   /** Time steps of a spiking network. */
   timesteps?: number;
+  /** --rules of a genotype network; `genotype` above already holds the rules it gave (a random draw included). */
+  rules?: string;
+  /** Rule of the stem, preprocessing, classifier and auxiliary head (--rules-everywhere); absent: BP. */
+  bodyRule?: string;
+}
+
+/** A preset's model settings (C, layers, auxiliary) for the flags not given on the command line. */
+export function applyPresetModel(f: FlagValues, given: Set<string>): void {
+  const m = TRAIN_PRESETS[f.preset as string]?.model;
+  if (!m) return;
+  for (const [k, v] of Object.entries(m)) if (!given.has(k)) f[k] = v;
+}
+
+/** The space --rules random draws from: --space, else the one a search run's genotype file names, else the paper's. */
+async function ruleSpace(f: FlagValues) {
+  if (f.space) return loadSpace(f.space as string);
+  const file = f.genotype as string;
+  const fs = await import('node:fs');
+  let named: unknown;
+  if (fs.existsSync(file)) {
+    try {
+      named = (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>).space;
+    } catch {
+      // loadGenotype has reported a broken file already.
+    }
+  }
+  if (typeof named !== 'string') return SPACE_PRESETS.bionas;
+  try {
+    return await loadSpace(named);
+  } catch (e) {
+    throw new UsageError(`bionas train: --rules random: ${file} was searched in the space '${named}', which cannot be loaded here (${(e as Error).message}); name one with --space`);
+  }
+}
+
+async function genotypeWithRules(f: FlagValues): Promise<{ genotype: Genotype; rules: string; bodyRule?: string }> {
+  const found = await loadGenotype(f.genotype as string);
+  const rules = f.rules as string;
+  let o;
+  try {
+    o = parseRuleOverride(rules);
+  } catch (e) {
+    throw new UsageError(`bionas train: ${(e as Error).message}`);
+  }
+  if (f['rules-everywhere'] && o.mode !== 'single') {
+    throw new UsageError(`bionas train: --rules-everywhere needs --rules single:RULE (the one rule the stem, preprocessing and classifier take), got --rules ${rules}`);
+  }
+  const space = o.mode === 'random' ? await ruleSpace(f) : undefined;
+  const genotype = overrideRules(found, o, { space, seed: (f['rules-seed'] as number | undefined) ?? (f.seed as number) });
+  return { genotype, rules, bodyRule: o.mode === 'single' && f['rules-everywhere'] ? o.rule : undefined };
 }
 
 export async function describeModel(f: FlagValues, data: ImageDataset): Promise<ModelDescription> {
@@ -135,9 +205,14 @@ export async function describeModel(f: FlagValues, data: ImageDataset): Promise<
   if (f.arch) model = 'nb201';
   if (model === 'network' && !f.genotype) throw new UsageError('--model network needs --genotype FILE or a preset name');
   if (model === 'nb201' && !f.arch) throw new UsageError("--model nb201 needs --arch '|op~0|+|op~0|op~1|+|op~0|op~1|op~2|'");
+  const overriding = f.rules !== TRAIN_FLAGS.rules.default || !!f['rules-everywhere'] || f['rules-seed'] !== undefined || f.space !== undefined;
+  if (overriding && model !== 'network') throw new UsageError('--rules, --rules-everywhere, --rules-seed and --space apply to a genotype network (--genotype); a ResNet takes --rule');
+  const withRules = model === 'network' ? await genotypeWithRules(f) : undefined;
   return {
     model, rule: parseRule(f.rule as string),
-    genotype: spiking ?? (f.genotype ? await loadGenotype(f.genotype as string) : undefined),
+    genotype: spiking ?? withRules?.genotype,
+    ...(withRules ? { rules: withRules.rules } : {}),
+    ...(withRules?.bodyRule ? { bodyRule: withRules.bodyRule } : {}),
     arch: f.arch as string | undefined,
     C: f.arch && f.C === TRAIN_FLAGS.C.default ? 16 : (f.C as number),
     layers: f.layers as number, auxiliary: !!f.auxiliary,
@@ -152,7 +227,9 @@ export function buildModel(d: ModelDescription, gen: Generator): TrainableModel 
     case 'resnet56':
       return new CifarResNet({ depth: d.model === 'resnet20' ? 20 : 56, rule: d.rule, numClasses: d.numClasses, inChannels: d.inChannels, gen });
     case 'network':
-      return new NetworkCIFAR(d.genotype as never, { C: d.C, layers: d.layers, numClasses: d.numClasses, auxiliary: d.auxiliary, inChannels: d.inChannels, gen });
+      return new NetworkCIFAR(d.genotype as never, {
+        C: d.C, layers: d.layers, numClasses: d.numClasses, auxiliary: d.auxiliary, inChannels: d.inChannels, gen, bodyRule: d.bodyRule ? parseRule(d.bodyRule) : 'bp',
+      });
     case 'spiking':
       return new SpikingNetwork(d.genotype as SpikingGenome, { T: d.timesteps ?? (TRAIN_FLAGS.timesteps.default as number), C: d.C, numClasses: d.numClasses, inChannels: d.inChannels, gen });
     case 'nb201':
@@ -163,7 +240,9 @@ export function buildModel(d: ModelDescription, gen: Generator): TrainableModel 
 }
 
 export async function trainCommand(argv: string[]): Promise<void> {
-  const summary = 'Trains a network: a ResNet-20/56 with one learning rule (--rule), a cell found by search\n(--genotype RUN/genotype.json), or a NAS-Bench-201 cell (--arch), then evaluates it on the test set.';
+  const summary = 'Trains a network: a ResNet-20/56 with one learning rule (--rule), a cell found by search\n(--genotype RUN/genotype.json), or a NAS-Bench-201 cell (--arch), then evaluates it on the test set.\n' +
+    "A genotype network's edges keep their rules unless --rules single:RULE|random says otherwise; its stem, preprocessing,\n" +
+    'classifier and auxiliary head use BP unless --rules-everywhere.';
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(helpText('train', summary, TRAIN_FLAGS));
     return;
@@ -171,6 +250,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   let f = parseFlags(argv, TRAIN_FLAGS, 'train');
   const given = givenFlags(argv, TRAIN_FLAGS);
   if (f.resume !== undefined) f = await resumeFlags('train', f, given, RESUMABLE);
+  else applyPresetModel(f, given);
   if (given.has('rule') && (f.genotype || f.arch || f.model === 'network' || f.model === 'nb201')) {
     throw new UsageError(`bionas train: --rule sets the rule of every layer of a ResNet (--model resnet20|resnet56); a ${f.arch ? 'NAS-Bench-201 cell (--arch)' : 'genotype network'} ` +
       'takes each edge\'s rule from its architecture, so --rule would be ignored: leave it out');
@@ -195,6 +275,9 @@ export async function trainCommand(argv: string[]): Promise<void> {
     if (model instanceof SpikingNetwork) {
       // One step encoded to count its memory; in an evaluating context with batch statistics, so no BN statistic moves.
       console.log(memoryLine(measureSpikingStep(model, config.batchSize, { channels: trainSet.channels, height: trainSet.height, width: trainSet.width, classes: trainSet.numClasses }, seed)));
+    }
+    if (description.rules && description.genotype) {
+      console.log(`rules (--rules ${description.rules}${description.bodyRule ? `, stem/preprocess/classifier ${description.bodyRule}` : ', stem/preprocess/classifier bp'}): ${describeRules(description.genotype as Genotype)}`);
     }
     const loaders = {
       train: new BatchLoader(trainPart, { batchSize: config.batchSize, shuffle: true, seed, dropLast: true, augment: { cropPadding: Math.round(trainPart.height / 8), flip: true, cutout: config.cutout } }),

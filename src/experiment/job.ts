@@ -1,0 +1,97 @@
+// One job of an experiment: a bionas command (train, search, attack) with its flags and the run
+// folder it writes. Plain JSON, so that a list of jobs can be saved (jobs.json), read back and
+// later sent to other machines; its status is read from its folder alone.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { join, isAbsolute } from 'node:path';
+import { CHECKPOINT_FILE, readCheckpointMeta } from '../run/checkpoint.js';
+
+export const JOB_COMMANDS = ['train', 'search', 'attack'] as const;
+export type JobCommand = (typeof JOB_COMMANDS)[number];
+
+export type JobArg = string | number | boolean;
+
+export interface ExperimentJob {
+  /** Unique within the experiment: names the job in logs and reports (e.g. 'mixed-s0'). */
+  id: string;
+  command: JobCommand;
+  /** Flags without the leading '--' (true: `--flag`, false: `--no-flag`); never run or resume. */
+  args: Record<string, JobArg>;
+  /** Run folder, relative to the experiment's --out folder (or absolute). */
+  run: string;
+}
+
+/**
+ * The file each command writes last, when its run is complete: its presence marks a finished
+ * job (train and search write summary.json; the attack command is to follow the same rule).
+ */
+export const FINISHED_FILES: Readonly<Record<JobCommand, string>> = { train: 'summary.json', search: 'summary.json', attack: 'summary.json' };
+
+/** Commands that checkpoint and continue with `--resume DIR`; others restart an unfinished run. */
+export const RESUMABLE_COMMANDS: readonly JobCommand[] = ['train', 'search'];
+
+export type JobStatus = 'finished' | 'partial' | 'not started';
+
+export function runFolder(job: ExperimentJob, outDir: string): string {
+  return isAbsolute(job.run) ? job.run : join(outDir, job.run);
+}
+
+/** finished: its FINISHED_FILES entry written; partial: a checkpoint but no summary; else not started. */
+export function jobStatus(job: ExperimentJob, outDir: string): JobStatus {
+  const dir = runFolder(job, outDir);
+  if (existsSync(join(dir, FINISHED_FILES[job.command]))) return 'finished';
+  if (existsSync(join(dir, CHECKPOINT_FILE))) return 'partial';
+  return 'not started';
+}
+
+/** The parsed summary (FINISHED_FILES) of a finished job, or null. */
+export function jobSummary(job: ExperimentJob, outDir: string): Record<string, unknown> | null {
+  const path = join(runFolder(job, outDir), FINISHED_FILES[job.command]);
+  if (!existsSync(path)) return null;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`${path}: not valid JSON (${(e as Error).message}); delete the job's folder to run it again`);
+  }
+}
+
+/** The flags of a job as command-line words; `--name=value` so that no value is taken for a flag. */
+export function jobArgv(args: Record<string, JobArg>): string[] {
+  return Object.entries(args).map(([name, v]) => (v === true ? `--${name}` : v === false ? `--no-${name}` : `--${name}=${Array.isArray(v) ? (v as unknown[]).join(',') : String(v)}`));
+}
+
+/** The full command line of a job: a fresh start into its folder, or a resume of a partial one. */
+export function jobCommandLine(job: ExperimentJob, outDir: string, status: JobStatus = jobStatus(job, outDir)): string[] {
+  const dir = runFolder(job, outDir);
+  const resume = status === 'partial' && RESUMABLE_COMMANDS.includes(job.command);
+  return [job.command, ...jobArgv(job.args), resume ? `--resume=${dir}` : `--run=${dir}`];
+}
+
+/** Checks a list of jobs: ids unique and well-formed, commands known, no --run/--resume in args, folders distinct. */
+export function checkJobs(jobs: ExperimentJob[], where: string): void {
+  const ids = new Set<string>(), runs = new Set<string>();
+  for (const j of jobs) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(j.id)) throw new Error(`${where}: job id '${j.id}': letters, digits, '.', '_' and '-' only`);
+    if (ids.has(j.id)) throw new Error(`${where}: job id '${j.id}' appears twice`);
+    ids.add(j.id);
+    if (!(JOB_COMMANDS as readonly string[]).includes(j.command)) throw new Error(`${where}: job '${j.id}': command must be one of ${JOB_COMMANDS.join(', ')}, got '${j.command}'`);
+    for (const k of ['run', 'resume']) if (k in j.args) throw new Error(`${where}: job '${j.id}': --${k} comes from the job's run folder, not its args`);
+    if (runs.has(j.run)) throw new Error(`${where}: jobs share the run folder '${j.run}'`);
+    runs.add(j.run);
+  }
+}
+
+/**
+ * How the run in a job's folder differs from the job: the flags whose values differ from the
+ * ones its checkpoint was started with (none: the folder holds this job's run, or no run).
+ * A job list changed between two runs of an experiment (another --epochs, another --data) would
+ * otherwise count a run of other settings as its own.
+ */
+export async function runMismatch(job: ExperimentJob, outDir: string): Promise<{ flag: string; job: string; run: string }[]> {
+  const path = join(runFolder(job, outDir), CHECKPOINT_FILE);
+  if (!existsSync(path)) return [];
+  const flags = (await readCheckpointMeta(path)).invocation?.flags;
+  if (!flags) return [];
+  const show = (v: unknown) => (Array.isArray(v) ? v.join(',') : String(v));
+  return Object.entries(job.args).filter(([k, v]) => show(flags[k]) !== show(v)).map(([k, v]) => ({ flag: k, job: show(v), run: show(flags[k]) }));
+}

@@ -1,0 +1,76 @@
+// What several recipes share: the rule variants of a genotype, reading test accuracy and
+// curves from train summaries, and the parts every report.md has (what was run, the settings,
+// which jobs are missing).
+
+import { SPACE_PRESETS } from '../../search/space.js';
+import { OP_RULE_USE } from '../../models/operations.js';
+import { stat, type Stat } from '../report.js';
+import { jobArgv } from '../job.js';
+import type { JobResult, Recipe, RecipeOptions } from '../recipe.js';
+
+/** The single rules a genotype is compared with: every rule paired with an op with weights in the paper's space, and BP. */
+export function singleRules(): string[] {
+  const space = SPACE_PRESETS.bionas;
+  const rules = space.pairs.filter((p) => OP_RULE_USE[p.op] !== 'none').map((p) => p.rule);
+  return ['bp', ...new Set(rules.filter((r) => r !== 'bp'))];
+}
+
+/** Seeds 0..n-1. */
+export const seedList = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** Test accuracy in percent of a finished train job; NaN otherwise. */
+export function testAccuracy(r: JobResult): number {
+  const t = r.summary?.test as { acc?: number } | undefined;
+  return typeof t?.acc === 'number' ? 100 * t.acc : NaN;
+}
+
+/** The finished results whose id starts with `prefix-s` (a variant over seeds). */
+export function variantResults(results: JobResult[], variant: string): JobResult[] {
+  return results.filter((r) => r.summary && r.job.id.startsWith(`${variant}-s`) && /^\d+$/.test(r.job.id.slice(variant.length + 2)));
+}
+
+export function variantStat(results: JobResult[], variant: string, value: (r: JobResult) => number = testAccuracy): Stat {
+  return stat(variantResults(results, variant).map(value));
+}
+
+/** Mean over seeds of a per-epoch history field of train summaries: [epoch, mean][]. */
+export function meanCurve(rs: JobResult[], field: string): [number, number][] {
+  const byEpoch = new Map<number, number[]>();
+  for (const r of rs) {
+    for (const h of (r.summary?.history as Record<string, number>[] | undefined) ?? []) {
+      const v = h[field];
+      if (typeof v === 'number' && Number.isFinite(v)) byEpoch.set(h.epoch, [...(byEpoch.get(h.epoch) ?? []), v]);
+    }
+  }
+  return [...byEpoch.entries()].sort((a, b) => a[0] - b[0]).map(([e, vs]) => [e, stat(vs).mean]);
+}
+
+/** The heading, the settings and the list of jobs of a report.md. */
+export function reportHead(recipe: Recipe, results: JobResult[], o: RecipeOptions): string {
+  const done = results.filter((r) => r.status === 'finished').length;
+  const missing = results.filter((r) => r.status !== 'finished');
+  const lines = [
+    `# ${recipe.name}: ${recipe.help}`,
+    '',
+    `Claim (the paper): ${recipe.claim}`,
+    '',
+    `Scale: **${o.scale}**; seeds: ${o.seeds}; dataset: ${o.dataset}${o.data ? ` (${o.data})` : ''}${o.epochs !== undefined ? `; epochs overridden to ${o.epochs}` : ''}; genotype: ${o.genotype}.`,
+    `Jobs finished: ${done} of ${results.length}${missing.length ? ` (missing: ${missing.map((r) => `${r.job.id} ${r.status}`).join(', ')}; rerun the experiment to complete them)` : ''}.`,
+    o.scale === 'proxy' ? 'Proxy scale: a CIFAR subset, few epochs, small networks; the paper\'s numbers come from full training and are shown for orientation, not for a like-for-like comparison.' : '',
+    '',
+    '## Jobs',
+    '',
+    ...results.map((r) => `- \`${r.job.id}\` (${r.status}): \`bionas ${r.job.command} ${jobArgv(r.job.args).join(' ')}\``),
+    '',
+  ];
+  // The settings as the command resolved them (preset and flags), from the first finished job.
+  const config = results.find((r) => r.summary?.config)?.summary?.config;
+  if (config) lines.push(`Resolved settings of \`${results.find((r) => r.summary?.config)!.job.id}\` (the others differ only in what the job list varies):`, '', '```json', JSON.stringify(config), '```', '');
+  return lines.join('\n');
+}
+
+/** '**holds**: text' lines of the verdicts section. */
+export function verdictLines(vs: { claim: string; verdict: string; why: string }[]): string {
+  return ['## Verdicts', '', ...vs.map((v) => `- ${v.claim}: **${v.verdict}** (${v.why})`), '',
+    'Rule: two means differ when their difference exceeds 2 standard errors of the difference; fewer than 2 seeds: inconclusive (docs/EXPERIMENTS.md).', ''].join('\n');
+}

@@ -36,6 +36,9 @@ const COMMON_FLAGS: FlagTable = {
   run: { type: 'string', help: 'results folder for results.jsonl, table.md, SVGs (default: runs/attack-<time>)' },
 };
 
+/** A flag every attack with a number of iterations reads. */
+const STEPS_ALIAS = 'steps';
+
 /** Where a command-line flag goes: the attacks, and their option, that take it. */
 type AttackFlagMap = Map<string, { attack: string; option: string }[]>;
 
@@ -56,6 +59,13 @@ export function attackFlags(): { table: FlagTable; routes: AttackFlagMap } {
       // The attack's default applies when the flag is not given: the table has none of its own.
       table[flag] = flag in table ? { ...table[flag], help: table[flag].help.replace(/\]$/, `; ${note}]`) } : { ...spec, default: undefined, help: `${spec.help} [${note}]` };
       routes.set(flag, [...(routes.get(flag) ?? []), { attack: name, option }]);
+      // The issue's `--steps N` reaches every attack's own steps option (--pgd-steps, --apgd-steps ...).
+      if (option === `${name}-steps`) {
+        table[STEPS_ALIAS] = table[STEPS_ALIAS]
+          ? { ...table[STEPS_ALIAS], help: table[STEPS_ALIAS].help.replace(/\]$/, `; ${name} as --${flag}]`) }
+          : { type: 'int', min: 1, help: `iterations of the chosen attack(s) [${name} as --${flag}]` };
+        routes.set(STEPS_ALIAS, [...(routes.get(STEPS_ALIAS) ?? []), { attack: name, option }]);
+      }
     }
   }
   return { table, routes };

@@ -8,11 +8,7 @@
 //     of the generation becomes the alphas; then an SGD step on the weights (alphas frozen).
 //   - stability: BioNAS-DARTS' bi-level steps (an Adam step on the alphas on a held-out batch,
 //     an SGD step on the weights), stopped early by a validation-loss plateau.
-// The swarm's step(evaluate) is synchronous and the supernet scores asynchronously: each
-// generation first steps a copy of the swarm (same generator state) to learn where it moves,
-// scores those positions in one pass, then steps the swarm itself with the scores looked up.
-// The winners of a generation are re-scored with the learners (bionas choice, --rescore): the
-// weights change between generations, so an old fitness is of another supernet.
+// How a generation's particles are scored together: ./gicso_swarm.ts.
 // A generation is a step of the run loop: a stop or a timed checkpoint mid-exploration keeps
 // the swarm, the controller and the held-out position, so a resumed run equals an uninterrupted
 // one. Streams: 'swarm' (a record per generation), 'phases' (each switch with its reason);
@@ -38,7 +34,8 @@ import { readAlphas } from '../outputs.js';
 import { runSearch, type SearchOptions, type SearchResult, type SearchRecord } from '../run.js';
 import { registerStrategy } from './registry.js';
 import { scoreCandidates } from './eg_score.js';
-import { diversityFitness, swarmSpread, GICSO_DIVERSITY_WEIGHT } from './gicso_fitness.js';
+import { swarmSpread, GICSO_DIVERSITY_WEIGHT } from './gicso_fitness.js';
+import { swarmGeneration } from './gicso_swarm.js';
 import {
   initialPhaseState, observeGeneration, endEpochSignals, checkPhaseConfig, GICSO_STALL_GENERATIONS, GICSO_STALL_MIN_DELTA,
   GICSO_DIVERSITY_THRESHOLD, GICSO_PLATEAU_PATIENCE, GICSO_PLATEAU_MIN_DELTA,
@@ -129,8 +126,6 @@ interface Swarm {
 
 type Optimiser = CSO | ICSO;
 
-const restoreSwarm = (s: SwarmState): Optimiser => (s.kind === 'cso' ? CSO.fromState(s) : ICSO.fromState(s));
-
 function flatten(parts: Float32Array[]): number[] {
   return parts.flatMap((p) => Array.from(p));
 }
@@ -142,11 +137,6 @@ function writeAlphas(model: Supernet, x: ArrayLike<number>): void {
     at += a.size;
   }
 }
-
-const samePosition = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return a.length === b.length;
-};
 
 export function phaseControllerConfig(c: GicsoConfig): PhaseControllerConfig {
   const b = ([min, max]: [number, number]) => ({ min, max });
@@ -295,49 +285,24 @@ class GicsoMethod implements SearchMethod {
     if (!this.swarm) this.swarm = await this.newSwarm();
     const sw = this.swarm;
     const batch = this.nextHeld(at.epoch);
-    // Where the swarm moves: a copy stepped with the same draws (an L-ICSO copy without its
-    // population reduction, which depends on the scores), positions recorded.
-    const spent = sw.state.kind === 'icso' && sw.state.evaluations >= sw.state.budget!;
-    let moved: number[][] = sw.state.x;
-    let evaluated: number[] = moved.map((_, i) => i);
-    if (!spent) {
-      const dryState = structuredClone(sw.state);
-      if (dryState.kind === 'icso') dryState.budget = Infinity;
-      const dry = restoreSwarm(dryState);
-      const asked: Float64Array[] = [];
-      dry.step((x) => (asked.push(x), 0));
-      moved = dry.state().x;
-      evaluated = asked.map((x) => moved.findIndex((m) => samePosition(m, x)));
-    }
-    const find = (x: ArrayLike<number>) => {
-      const i = moved.findIndex((m) => samePosition(m, x));
-      if (i < 0) throw new Error('G-ICSO: the swarm moved differently from its copy (its generator state was not carried)');
-      return i;
-    };
-    const scored = c.rescore || spent ? moved.map((_, i) => i) : evaluated;
-    const s = await scoreCandidates(this.model, scored.map((i) => moved[i]), batch, c.candidatesPerPass > 0 ? Math.min(c.candidatesPerPass, scored.length) : scored.length);
-    const images = batch.x.shape[0] * scored.length;
+    const g = await swarmGeneration(sw.state, (xs) => scoreCandidates(this.model, xs, batch, c.candidatesPerPass > 0 ? Math.min(c.candidatesPerPass, xs.length) : xs.length),
+      { rescore: c.rescore, diversityWeight: c.diversityWeight, cols: this.pairs });
+    const images = batch.x.shape[0] * g.scored.length;
     batch.x.release();
     batch.y.release();
-    const { fitness, distance } = diversityFitness(s.loss, scored, moved, this.pairs, c.diversityWeight);
-    const fresh = new Map(scored.map((i, k) => [i, k]));
-    const opt = restoreSwarm(sw.state);
-    if (!spent) opt.step((x) => fitness[fresh.get(find(x))!]);
-    const st = opt.state();
-    if (c.rescore || spent) st.f = st.x.map((x) => fitness[fresh.get(find(x))!]);
-    sw.state = st;
+    const st = (sw.state = g.state);
     sw.generations++;
     this.epochGenerations++;
     let bi = 0;
     st.f.forEach((f, i) => (f < st.f[bi] ? (bi = i) : 0));
     writeAlphas(this.model, st.x[bi]);
-    const k = fresh.get(find(st.x[bi]));
+    const k = g.scored.findIndex((x) => x.every((v, i) => v === st.x[bi][i]));
     const diversity = swarmSpread(st.x);
     const record: SwarmRecord = {
       epoch: at.epoch + 1, exploration: this.ctl.explorations, generation: sw.generations, particles: st.x.length,
       bestFitness: st.f[bi], meanFitness: st.f.reduce((a, b) => a + b, 0) / st.f.length,
-      bestLoss: k === undefined ? NaN : s.loss[k], bestAccuracy: k === undefined ? NaN : s.acc[k],
-      meanDistance: distance.reduce((a, b) => a + b, 0) / distance.length,
+      bestLoss: k < 0 ? NaN : g.loss[k], bestAccuracy: k < 0 ? NaN : g.acc[k],
+      meanDistance: g.distance.reduce((a, b) => a + b, 0) / g.distance.length,
       diversity, relativeDiversity: sw.initialSpread > 0 ? diversity / sw.initialSpread : 0,
     };
     this.last = record;

@@ -79,6 +79,8 @@ export const GICSO_PLATEAU_PATIENCE = 2;
 /** bionas choice (flag --plateau-delta): the validation-loss decrease that counts as an improvement. */
 export const GICSO_PLATEAU_MIN_DELTA = 1e-3;
 
+const epochsText = (n: number) => `${n} epoch${n === 1 ? '' : 's'}`;
+
 export function initialPhaseState(): PhaseControllerState {
   return { phase: 'warmup', epochsInPhase: 0, explorations: 0, validBest: null, validStale: 0, fitnessBest: null, fitnessStale: 0, diversity: null };
 }
@@ -131,7 +133,7 @@ function reserved(p: GicsoPhase, c: PhaseControllerConfig): number {
 /** Which of the phase's own signals fired, if any. */
 function signalOf(s: PhaseControllerState, c: PhaseControllerConfig): { signal: string; reason: string } | null {
   const plateau = () => s.validStale >= c.plateauPatience
-    ? { signal: 'plateau', reason: `validation loss plateau: no decrease > ${c.plateauMinDelta} for ${s.validStale} epochs (best ${s.validBest!.toFixed(4)})` }
+    ? { signal: 'plateau', reason: `validation loss plateau: no decrease > ${c.plateauMinDelta} for ${epochsText(s.validStale)} (best ${s.validBest!.toFixed(4)})` }
     : null;
   if (s.phase === 'warmup') return plateau();
   if (s.phase === 'stability') {
@@ -168,12 +170,12 @@ export function endEpochSignals(s0: PhaseControllerState, m: { epoch: number; va
   let fired: { signal: string; reason: string } | null = null;
   if (s.epochsInPhase >= bounds.min) {
     fired = signalOf(s, c);
-    if (!fired && s.epochsInPhase >= bounds.max) fired = { signal: 'max-epochs', reason: `at most ${bounds.max} epochs of ${s.phase}` };
+    if (!fired && s.epochsInPhase >= bounds.max) fired = { signal: 'max-epochs', reason: `at most ${epochsText(bounds.max)} of ${s.phase}` };
   }
   // The last epochs go to the phases still to come (never below a phase's minimum: the config
   // check and stability's successor rule leave room for every minimum).
   if (!fired && left <= reserved(s.phase, c) && s.phase !== 'stability') {
-    fired = { signal: 'budget', reason: `${left} epochs left, kept for the phases after ${s.phase}` };
+    fired = { signal: 'budget', reason: `${epochsText(left)} left, kept for the phases after ${s.phase}` };
   }
   if (!fired) return { state: s, switched: null };
   const to = successor(s.phase, left, c);

@@ -18,6 +18,8 @@ import {
 } from '../src/search/strategies/gicso_phases.js';
 import { diversityFitness, rowCosineDistance, swarmSpread } from '../src/search/strategies/gicso_fitness.js';
 import { swarmGeneration } from '../src/search/strategies/gicso_swarm.js';
+import { SimulatedKill } from '../src/run/loop.js';
+import { readCheckpointMeta } from '../src/run/checkpoint.js';
 import { rowSoftmax } from '../src/search/strategies/eg_fitness.js';
 
 useGpu();
@@ -276,7 +278,7 @@ describe('G-ICSO-NAS search', () => {
   const quiet = () => {};
   const lines = (d: string, f: string) => readFileSync(join(d, f), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 
-  it('a tiny search runs its phases, writes its outputs, and killed mid-exploration resumes to the same alphas, swarm and switches', async () => {
+  it('a tiny search runs its phases, writes its outputs, and stopped or killed mid-exploration resumes to the same alphas, swarm and switches', async () => {
     const dirFull = mkdtempSync(join(tmpdir(), 'bionas-gicso-'));
     const full = build();
     const r = await runGicsoSearch(full.model, loaders(), config, { runDir: dirFull, gen: full.gen, log: quiet });
@@ -318,6 +320,20 @@ describe('G-ICSO-NAS search', () => {
     expect(resumed.history.map((h) => [h.phase, h.signalLoss, h.genotype])).toEqual(r.history.map((h) => [h.phase, h.signalLoss, h.genotype]));
     expect(lines(dir, 'swarm.jsonl').map((g) => g.generation)).toEqual(lines(dirFull, 'swarm.jsonl').map((g) => g.generation));
     third.model.dispose();
+
+    // A kill (no checkpoint at the kill): a checkpoint after every step, killed after step 5;
+    // the last checkpoint is the one after step 4, one generation into the exploration.
+    const dirKill = mkdtempSync(join(tmpdir(), 'bionas-gicso-kill-'));
+    const killed = build();
+    await expect(runGicsoSearch(killed.model, loaders(), config, { runDir: dirKill, gen: killed.gen, log: quiet, checkpointMinutes: 1e-9, simulateKill: { afterSteps: 5 } })).rejects.toThrow(SimulatedKill);
+    expect((await readCheckpointMeta(join(dirKill, 'checkpoint.bin'))).position).toEqual({ epoch: 1, phase: 0, step: 1 });
+    killed.model.dispose();
+    const revived = build();
+    const after = await runGicsoSearch(revived.model, loaders(), config, { runDir: dirKill, gen: revived.gen, log: quiet, resume: true });
+    expect(await Promise.all(revived.model.alphas.map((t) => t.data()))).toEqual(want);
+    expect(after.generations).toEqual(r.generations);
+    expect(lines(dirKill, 'phases.jsonl')).toEqual(lines(dirFull, 'phases.jsonl'));
+    revived.model.dispose();
   }, 120_000);
 
   it('searches the NAS-Bench-201 space (one alpha matrix) with L-ICSO', async () => {

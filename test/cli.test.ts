@@ -37,8 +37,8 @@ describe('bionas command line', () => {
     const search = run(['search', '--help']).out;
     expect(search).toContain('--second-order');
     // --method lists the registered strategies, each with its line.
-    expect(search).toMatch(/--method <darts\|eg>/);
-    expect(search).toMatch(/darts: gradient, bi-level[\s\S]*eg: evolutionary/);
+    expect(search).toMatch(/--method <darts\|eg\|gicso>/);
+    expect(search).toMatch(/darts: gradient, bi-level[\s\S]*eg: evolutionary[\s\S]*gicso: warm-up, competitive-swarm/);
     for (const flag of ['--eg-step', '--eg-momentum', '--generations', '--warmup']) expect(search).toContain(flag);
     expect(help.out).toContain('--alignment, --no-alignment');
     expect(run(['search', '--method', 'darts', '--population', '8']).out).toMatch(/--population is a flag of --method eg, not of --method darts/);

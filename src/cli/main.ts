@@ -4,6 +4,7 @@ import { trainCommand } from './train.js';
 import { searchCommand } from './search.js';
 import { evalCommand } from './eval.js';
 import { benchmarkCommand } from './benchmark.js';
+import { rdmCheckCommand } from './mse_nas.js';
 import { UsageError } from './flags.js';
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; help: string }> = {
@@ -11,6 +12,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; help: s
   search: { run: searchCommand, help: 'search a cell of (operation, learning rule) pairs: BioNAS-DARTS or BioNAS-EG' },
   eval: { run: evalCommand, help: 'evaluate a training checkpoint on a test set' },
   train: { run: trainCommand, help: 'train a ResNet baseline with a learning rule, a found genotype, or a NAS-Bench-201 cell' },
+  'rdm-check': { run: rdmCheckCommand, help: 'MSE-NAS: rank correlation of each RDM fitness with short-training accuracy over random spiking genomes' },
   benchmark: { run: benchmarkCommand, help: 'search strategies on the NAS-Bench-201 tables: bionas benchmark nb201 --strategy all' },
 };
 

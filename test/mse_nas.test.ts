@@ -15,7 +15,10 @@ import {
   MseNasJob, parseObjectives, objectivesOf, chooseFromFront, paretoSvg, MSE_NAS_PENALTY, type MseNasConfig, type ScoredGenome,
 } from '../src/search/mse_nas/search.js';
 import { RdmCheckJob, checkTable, checkGenomes, type CheckRecord, type RdmCheckConfig } from '../src/search/mse_nas/rdm_check.js';
-import { parseSpikingGenotype } from '../src/snn/genome.js';
+import { parseSpikingGenotype, genotypeJson } from '../src/snn/genome.js';
+import { writeFile } from 'node:fs/promises';
+import { encodeAedat31, encodeGestureLabels, loadDvsGesture } from '../src/data/dvs128.js';
+import { emptyStream } from '../src/data/events.js';
 
 useGpu();
 
@@ -38,7 +41,7 @@ const config = (o: Partial<MseNasConfig> = {}): MseNasConfig => ({
 const lines = (dir: string, name: string) => readFileSync(join(dir, name), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 
 async function search(c: MseNasConfig, dir: string, o: { stopAfterSteps?: number; kill?: number; resume?: boolean } = {}) {
-  const batch = await scoringBatch(train, c.scoreBatch, c.seed);
+  const batch = await scoringBatch(train, c.scoreBatch, c.seed, c.timesteps);
   const job = new MseNasJob(c, batch);
   try {
     const r = await runJob(job, { runDir: dir, resume: o.resume, stopAfterSteps: o.stopAfterSteps, simulateKill: o.kill ? { afterSteps: o.kill } : undefined, checkpointMinutes: 0, log: () => {} });
@@ -76,7 +79,7 @@ describe('objectives', () => {
 describe('training-free scoring', () => {
   it('a genome scores the same whenever it is scored (seeded weights, batch statistics, nothing updated)', async () => {
     const seed = fixedSeed('mse-nas scoring', 11);
-    const batch = await scoringBatch(train, 16, seed);
+    const batch = await scoringBatch(train, 16, seed, 2);
     const [g1, g2] = [randomGenome(2, mulberry32(seed)), randomGenome(2, mulberry32(seed + 1))];
     const shape = { T: 2, C: 4, seed };
     const names = RDM_FITNESSES.map((f) => f.name);
@@ -87,7 +90,7 @@ describe('training-free scoring', () => {
     expect(first.spikes).toBeGreaterThan(0);
     expect(Object.keys(first.fitness).sort()).toEqual([...names].sort());
     releaseScoringBatch(batch);
-    await expect(scoringBatch(train, 33, seed)).rejects.toThrow(/33 images asked for, the training set \(train\) has 32/);
+    await expect(scoringBatch(train, 33, seed, 2)).rejects.toThrow(/33 images asked for, the training set \(train\) has 32/);
   });
 });
 
@@ -155,7 +158,7 @@ describe('rdm-check', () => {
   });
   async function check(dir: string, o: { stopAfterSteps?: number; resume?: boolean } = {}) {
     const c = checkConfig();
-    const batch = await scoringBatch(train, c.scoreBatch, c.seed);
+    const batch = await scoringBatch(train, c.scoreBatch, c.seed, c.timesteps);
     try {
       return await runJob(new RdmCheckJob(c, batch, { train, test }, { dataset: 'synthetic', train: 32, test: 16 }), { runDir: dir, checkpointMinutes: 1e-9, log: () => {}, ...o });
     } finally {
@@ -211,5 +214,60 @@ describe('the CLI (built)', () => {
     expect(r.status, r.stdout + r.stderr).toBe(0);
     for (const f of RDM_FITNESSES) expect(r.stdout).toMatch(new RegExp(`  ${f.name} +(-?[\\d.]+|n/a) \\(`));
     expect(lines(dir, 'genomes.jsonl')).toHaveLength(4);
+  }, 60_000);
+});
+
+describe('event-camera data (2T channels, one frame per step)', () => {
+  /** A DVS128 Gesture folder: 2 recordings of random events, 3 labelled segments each (classes 0, 0, 1 and 1, 2, 2). */
+  async function gestureFolder(): Promise<string> {
+    const dir = tempDir();
+    const next = mulberry32(fixedSeed('dvs folder', 4));
+    for (const [name, labels] of [['user01_led', [1, 1, 2]], ['user02_led', [2, 3, 3]]] as const) {
+      const n = 1500;
+      const e = emptyStream(n);
+      for (let i = 0; i < n; i++) {
+        e.x[i] = Math.floor(next() * 128);
+        e.y[i] = Math.floor(next() * 128);
+        e.t[i] = i * 20;
+        e.p[i] = next() < 0.5 ? 1 : 0;
+      }
+      await writeFile(join(dir, `${name}.aedat`), encodeAedat31(e, { packetSize: 256 }));
+      await writeFile(join(dir, `${name}_labels.csv`), encodeGestureLabels(labels.map((l, k) => ({ label: l - 1, start: k * 10_000, end: (k + 1) * 10_000 }))));
+    }
+    await writeFile(join(dir, 'trials_to_train.txt'), 'user01_led.aedat\nuser02_led.aedat\n');
+    await writeFile(join(dir, 'trials_to_test.txt'), 'user02_led.aedat\n');
+    return dir;
+  }
+
+  it('a search scores and rdm-check trains spiking networks on event frames; T must match the frames', async () => {
+    const dir = await gestureFolder();
+    const events = await loadDvsGesture(dir, 'train', { frames: 2, mode: 'count', height: 8, width: 8 });
+    expect(events.channels).toBe(4);
+    const c = config({ generations: 1, population: 2, offspring: 2, scoreBatch: 6 });
+    const batch = await scoringBatch(events, 6, c.seed, 2);
+    expect([batch.encoding, batch.inChannels]).toEqual(['frames', 2]);
+    const runDir = tempDir();
+    await runJob(new MseNasJob(c, batch), { runDir, checkpointMinutes: 0, log: () => {} });
+    expect(lines(runDir, 'scores.jsonl').every((s) => s.spikes > 0)).toBe(true);
+    const check = { genomes: 2, cells: 2, timesteps: 2, C: 4, scoreBatch: 6, trainEpochs: 1, trainBatch: 3, lr: 5e-3, seed: 1, logEvery: 1 };
+    const r = await runJob(new RdmCheckJob(check, batch, { train: events, test: events }, {}), { log: () => {} });
+    expect(r.history<CheckRecord>('genomes').map((g) => Number.isFinite(g.testLoss))).toEqual([true, true]);
+    releaseScoringBatch(batch);
+    await expect(scoringBatch(events, 6, 1, 3)).rejects.toThrow(/event samples of 2 frames, but the network has T = 3 steps/);
+  }, 60_000);
+
+  it('bionas train --dataset dvs128 trains a spiking genotype on frames (built CLI)', async () => {
+    const dir = await gestureFolder();
+    const g = join(dir, 'g.json');
+    await writeFile(g, JSON.stringify(genotypeJson(randomGenome(2, mulberry32(3)))));
+    const r = spawnSync('node', ['dist/bionas.mjs', 'train', '--genotype', g, '--dataset', 'dvs128', '--data', dir, '--timesteps', '2', '--event-size', '8',
+      '--C', '4', '--epochs', '1', '--batch', '3', '--preset', 'mse_nas', '--run', join(dir, 'run')], { encoding: 'utf8', env: { ...process.env, CI: '1' } });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/data: 6 train, 0 valid, 3 test \(dvs128/);
+    expect(JSON.parse(readFileSync(join(dir, 'run', 'summary.json'), 'utf8')).model).toMatchObject({ encoding: 'frames', inChannels: 4, timesteps: 2 });
+    const bad = spawnSync('node', ['dist/bionas.mjs', 'train', '--genotype', g, '--dataset', 'dvs128', '--data', dir, '--timesteps', '2', '--event-frames', '3', '--event-size', '8',
+      '--run', join(dir, 'bad')], { encoding: 'utf8', env: { ...process.env, CI: '1' } });
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/event samples of 3 frames, but the network has T = 2 steps/);
   }, 60_000);
 });

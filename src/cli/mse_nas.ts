@@ -100,7 +100,7 @@ export async function mseNasCommand(argv: string[]): Promise<void> {
     const rt = await initGpu();
     console.log(`device: ${deviceLine(rt.info)}`);
     const { train, test } = await loadData(f, c.seed);
-    const batch = await scoringBatch(train, c.scoreBatch, c.seed);
+    const batch = await scoringBatch(train, c.scoreBatch, c.seed, c.timesteps);
     const describe = { ...describeData(train, test), numClasses: train.numClasses };
     console.log(`MSE-NAS: population ${c.population}, ${c.offspring} offspring, ${c.generations} generations; genomes of ${c.cells} cells scored at T ${c.timesteps}, C ${c.C} ` +
       `on ${c.scoreBatch} images of ${train.name}; fitness ${c.fitness}; objectives ${objectives.join(', ')}; run folder ${runDir}`);
@@ -165,7 +165,7 @@ export async function rdmCheckCommand(argv: string[]): Promise<void> {
     console.log(`device: ${deviceLine(rt.info)}`);
     const { train, test } = await loadData(f as FlagValues, c.seed);
     if (train.count < c.trainBatch) throw new UsageError(`bionas rdm-check: --train-batch ${c.trainBatch} is more than the ${train.count} training images`);
-    const batch = await scoringBatch(train, c.scoreBatch, c.seed);
+    const batch = await scoringBatch(train, c.scoreBatch, c.seed, c.timesteps);
     const describe = describeData(train, test);
     console.log(`rdm-check: ${c.genomes} genomes of ${c.cells} cells, T ${c.timesteps}, C ${c.C}; scored on ${c.scoreBatch} images; trained ${c.trainEpochs} epoch(s) ` +
       `of ${Math.floor(train.count / c.trainBatch)} batches of ${c.trainBatch} on ${train.name}, tested on ${test.count}; run folder ${runDir}`);

@@ -12,6 +12,8 @@ import { loadGenotype } from '../models/genotype.js';
 import { SpikingNetwork } from '../models/spiking_network.js';
 import { loadSpikingGenotype, type SpikingGenome } from '../snn/genome.js';
 import { measureSpikingStep, memoryLine } from '../snn/memory.js';
+import { spikingInput } from '../snn/input.js';
+import type { SpikingEncoding } from '../models/spiking_network.js';
 import { parseRule, ruleNames } from '../rules/registry.js';
 import { ruleLayers } from '../nn/layers.js';
 import { train, evaluate, DEFAULT_TRAIN, type TrainConfig, type TrainableModel } from '../train/trainer.js';
@@ -123,6 +125,8 @@ export interface ModelDescription {
   seed: number;
   /** Time steps of a spiking network. */
   timesteps?: number;
+  /** How a spiking network reads its input: 'frames' for event data (inChannels is then 2T). */
+  encoding?: SpikingEncoding;
 }
 
 export async function describeModel(f: FlagValues, data: ImageDataset): Promise<ModelDescription> {
@@ -141,7 +145,7 @@ export async function describeModel(f: FlagValues, data: ImageDataset): Promise<
     C: f.arch && f.C === TRAIN_FLAGS.C.default ? 16 : (f.C as number),
     layers: f.layers as number, auxiliary: !!f.auxiliary,
     numClasses: data.numClasses, inChannels: data.channels, seed: f.seed as number,
-    ...(spiking ? { timesteps: f.timesteps as number } : {}),
+    ...(spiking ? { timesteps: f.timesteps as number, encoding: spikingInput(data, f.timesteps as number).encoding } : {}),
   };
 }
 
@@ -152,8 +156,11 @@ export function buildModel(d: ModelDescription, gen: Generator): TrainableModel 
       return new CifarResNet({ depth: d.model === 'resnet20' ? 20 : 56, rule: d.rule, numClasses: d.numClasses, inChannels: d.inChannels, gen });
     case 'network':
       return new NetworkCIFAR(d.genotype as never, { C: d.C, layers: d.layers, numClasses: d.numClasses, auxiliary: d.auxiliary, inChannels: d.inChannels, gen });
-    case 'spiking':
-      return new SpikingNetwork(d.genotype as SpikingGenome, { T: d.timesteps ?? (TRAIN_FLAGS.timesteps.default as number), C: d.C, numClasses: d.numClasses, inChannels: d.inChannels, gen });
+    case 'spiking': {
+      const T = d.timesteps ?? (TRAIN_FLAGS.timesteps.default as number);
+      const frames = d.encoding === 'frames';
+      return new SpikingNetwork(d.genotype as SpikingGenome, { T, C: d.C, numClasses: d.numClasses, inChannels: frames ? d.inChannels / T : d.inChannels, encoding: d.encoding, gen });
+    }
     case 'nb201':
       return new Nb201Network(parseNb201(d.arch!), { C: d.C, numClasses: d.numClasses, inChannels: d.inChannels, gen });
     default:

@@ -12,6 +12,7 @@ import { Generator } from '../../ops/random.js';
 import { BatchLoader } from '../../data/loader.js';
 import { mulberry32, type ImageDataset } from '../../data/dataset.js';
 import { SpikingNetwork } from '../../models/spiking_network.js';
+import { spikingInput } from '../../snn/input.js';
 import { randomGenome, genotypeJson, type SpikingGenome } from '../../snn/genome.js';
 import { TrainJob, evaluate, DEFAULT_TRAIN, type TrainConfig } from '../../train/trainer.js';
 import { RDM_FITNESSES } from '../fitness/rdm.js';
@@ -186,7 +187,7 @@ export class RdmCheckJob implements Job {
     const c = this.c;
     const { train, test } = this.data;
     const gen = new Generator(c.seed);
-    const model = new SpikingNetwork(genome, { T: c.timesteps, C: c.C, numClasses: train.numClasses, inChannels: train.channels, gen });
+    const model = new SpikingNetwork(genome, { T: c.timesteps, C: c.C, numClasses: train.numClasses, ...spikingInput(train, c.timesteps), gen });
     const loader = new BatchLoader(train, { batchSize: c.trainBatch, shuffle: true, seed: c.seed, dropLast: true, augment: { cropPadding: Math.round(train.height / 8), flip: true } });
     const job = new TrainJob(model, { train: loader }, checkTrainConfig(c), gen);
     try {

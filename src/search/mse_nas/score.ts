@@ -16,6 +16,8 @@ import { BatchLoader } from '../../data/loader.js';
 import type { ImageDataset } from '../../data/dataset.js';
 import { SpikingNetwork } from '../../models/spiking_network.js';
 import type { SpikingGenome } from '../../snn/genome.js';
+import { spikingInput } from '../../snn/input.js';
+import type { SpikingEncoding } from '../../models/spiking_network.js';
 import { scoreLayers, rdmFitness } from '../fitness/rdm.js';
 
 /** The images every genome of a search is scored on, and their labels (read once, for the RSA variants). */
@@ -23,11 +25,14 @@ export interface ScoringBatch {
   x: Tensor;
   labels: Int32Array;
   numClasses: number;
+  /** Channels of one step's input, and how the network reads the images (event frames or repeated images). */
   inChannels: number;
+  encoding: SpikingEncoding;
 }
 
-/** `n` training images drawn by seed (no augmentation), kept on the GPU; release with releaseScoringBatch. */
-export async function scoringBatch(data: ImageDataset, n: number, seed: number): Promise<ScoringBatch> {
+/** `n` training images drawn by seed (no augmentation), kept on the GPU, for networks of T steps; release with releaseScoringBatch. */
+export async function scoringBatch(data: ImageDataset, n: number, seed: number, T: number): Promise<ScoringBatch> {
+  const input = spikingInput(data, T);
   if (!(Number.isInteger(n) && n >= 2)) throw new Error(`scoring batch: needs at least 2 images, got ${n}`);
   if (n > data.count) throw new Error(`scoring batch: ${n} images asked for, the training set (${data.name}) has ${data.count}`);
   const loader = new BatchLoader(data, { batchSize: n, shuffle: true, seed, dropLast: true });
@@ -36,7 +41,7 @@ export async function scoringBatch(data: ImageDataset, n: number, seed: number):
   it.return(undefined);
   const labels = Int32Array.from(await batch.y.data());
   batch.y.release();
-  return { x: keep(batch.x), labels, numClasses: data.numClasses, inChannels: data.channels };
+  return { x: keep(batch.x), labels, numClasses: data.numClasses, ...input };
 }
 
 export function releaseScoringBatch(b: ScoringBatch): void {
@@ -63,7 +68,7 @@ export interface GenomeScore {
 export async function scoreGenome(genome: SpikingGenome, batch: ScoringBatch, shape: NetworkShape, variants: readonly string[]): Promise<GenomeScore> {
   for (const v of variants) rdmFitness(v);
   const model = new SpikingNetwork(genome, {
-    T: shape.T, C: shape.C, numClasses: batch.numClasses, inChannels: batch.inChannels, gen: new Generator(shape.seed), trackSpikes: true,
+    T: shape.T, C: shape.C, numClasses: batch.numClasses, inChannels: batch.inChannels, encoding: batch.encoding, gen: new Generator(shape.seed), trackSpikes: true,
   });
   try {
     scoring(1, () => scope(() => void model.forward(batch.x)));

@@ -20,7 +20,7 @@ import { scatterChart, rampColor, type PointGroup } from '../../viz/scatter.js';
  * The RDM variant scored by default: the one whose rank correlation with short-training accuracy
  * was highest in `bionas rdm-check` (docs/MSE-NAS.md gives the taus of every variant).
  */
-export const MSE_NAS_DEFAULT_FITNESS = 'rsa-spearman';
+export const MSE_NAS_DEFAULT_FITNESS = 'separation-euclidean';
 
 /** What --objectives may name. */
 export const MSE_NAS_OBJECTIVES = ['rdm', 'spikes'] as const;

@@ -9,7 +9,7 @@ import { UsageError } from './flags.js';
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; help: string }> = {
   info: { run: infoCommand, help: 'print the WebGPU adapter bionas chose, its limits, and why others were skipped' },
-  search: { run: searchCommand, help: 'search a cell of (operation, learning rule) pairs: BioNAS-DARTS or BioNAS-EG' },
+  search: { run: searchCommand, help: 'search a cell of (operation, learning rule) pairs (BioNAS-DARTS, BioNAS-EG), or a spiking network (--method mse-nas)' },
   eval: { run: evalCommand, help: 'evaluate a training checkpoint on a test set' },
   train: { run: trainCommand, help: 'train a ResNet baseline with a learning rule, a found genotype, or a NAS-Bench-201 cell' },
   'rdm-check': { run: rdmCheckCommand, help: 'MSE-NAS: rank correlation of each RDM fitness with short-training accuracy over random spiking genomes' },

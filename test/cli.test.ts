@@ -37,7 +37,8 @@ describe('bionas command line', () => {
     const search = run(['search', '--help']).out;
     expect(search).toContain('--second-order');
     // --method lists the registered strategies, each with its line.
-    expect(search).toMatch(/--method <darts\|eg\|gicso>/);
+    expect(search).toMatch(/--method <darts\|eg\|gicso\|mse-nas>/);
+    expect(search).toMatch(/mse-nas: NSGA-II over spiking genomes/);
     expect(search).toMatch(/darts: gradient, bi-level[\s\S]*eg: evolutionary[\s\S]*gicso: warm-up, competitive-swarm/);
     for (const flag of ['--eg-step', '--eg-momentum', '--generations', '--warmup']) expect(search).toContain(flag);
     expect(help.out).toContain('--alignment, --no-alignment');

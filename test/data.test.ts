@@ -118,6 +118,28 @@ describe('GPU batches', () => {
     expect(seen).toBe(23);
   });
 
+  it('images of more than 4 channels (event frames carry 2T) with per-channel statistics match the CPU reference', async () => {
+    const seed = freshSeed('augment 6 channels');
+    const next = rng(seed);
+    const base = syntheticDataset({ count: 7, size: 5, seed, channels: 6 });
+    const d = { ...base, mean: Array.from({ length: 6 }, () => next()), std: Array.from({ length: 6 }, () => 0.1 + next()) };
+    const loader = new BatchLoader(d, { batchSize: 7, shuffle: true, seed, augment: { flip: true } });
+    const order = loader.order(0);
+    const [batch] = [...loader.epoch(0)];
+    expect(batch.x.shape).toEqual([7, 6, 5, 5]);
+    const rand = splitmix32((seed * 7919) >>> 0);
+    const items = new Int32Array(7 * 6);
+    for (let i = 0; i < 7; i++) {
+      items[i * 6 + 3] = rand() < 0.5 ? 1 : 0;
+      items[i * 6 + 4] = Math.floor(rand() * 5);
+      items[i * 6 + 5] = Math.floor(rand() * 5);
+    }
+    expectClose(await batch.x.data(), augmentReference(d, order, 0, 7, items, 0), 1e-5, '6 channels');
+    batch.x.release();
+    batch.y.release();
+    expect(() => new BatchLoader({ ...d, mean: [0.5] }, { batchSize: 2 })).toThrow(/6 channels but 1 means and 6 stds/);
+  });
+
   it('resuming mid-epoch yields the same batches', async () => {
     const d = syntheticDataset({ count: 12, size: 6, seed: 2 });
     const loader = new BatchLoader(d, { batchSize: 4, shuffle: true, seed: 9, augment: { cropPadding: 1, flip: true } });

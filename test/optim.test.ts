@@ -129,6 +129,7 @@ describe('Adam', () => {
   const variants: [string, AdamOptions][] = [
     ['defaults', { lr: 1e-2 }],
     ['betas, eps, weight decay', { lr: 3e-3, betas: [0.8, 0.99], eps: 1e-6, weightDecay: 0.1 }],
+    ['AdamW (decoupled weight decay)', { lr: 3e-2, weightDecay: 0.5, decoupled: true }],
   ];
   for (const [name, opts] of variants) {
     it(`${name}: six steps match the CPU reference`, async () => {
@@ -154,6 +155,24 @@ describe('Adam', () => {
       opt.dispose();
     });
   }
+
+  it('AdamW differs from Adam with the same decay, and their states do not load into each other', async () => {
+    const next = rng(freshSeed('adamw vs adam'));
+    const a = makeParams(next);
+    const copies = await Promise.all(a.params.map(async (p) => Tensor.fromData(await p.data(), p.shape)));
+    const adam = new Adam(a.params, { lr: 1e-2, weightDecay: 0.5 });
+    const adamw = new Adam(copies, { lr: 1e-2, weightDecay: 0.5, decoupled: true });
+    const grads = setGrads(a.params, next);
+    copies.forEach((c, i) => (c.grad = grads[i] ? keep(Tensor.fromData(grads[i]!, c.shape)) : null));
+    adam.step();
+    adamw.step();
+    const x = await a.params[0].data(), y = await copies[0].data();
+    expect(Math.max(...Array.from(x, (v, j) => Math.abs(v - y[j])))).toBeGreaterThan(1e-4);
+    expect(adamw.stateDict().kind).toBe('adamw');
+    expect(() => adamw.loadStateDict(adam.stateDict())).toThrow(/'adam' optimizer, this one is 'adamw'/);
+    adam.dispose();
+    adamw.dispose();
+  });
 
   it('stateDict round-trips: a restored optimizer continues identically', async () => {
     const next = rng(freshSeed('adam state'));

@@ -3,6 +3,8 @@
 // images: the chunk's bytes packed 4 per u32, image-major, each image CHW (CIFAR order).
 // params: per batch item 6 i32: image index in chunk, dx, dy (crop offset), flip (0/1),
 //         cutout centre y, x (cut when |y - cy| < half_lo... see below; cy < -1000 means none).
+// stats: per channel the mean (0..C-1) then 1/std (C..2C-1), any number of channels (event
+//        frames carry 2T).
 // out: [B, C, H, W] f32. Tiling: 1-D over out, WG threads, one element each.
 
 struct Params {
@@ -14,14 +16,13 @@ struct Params {
   pad0: u32,
   pad1: u32,
   pad2: u32,
-  mean: vec4<f32>,
-  inv_std: vec4<f32>,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> images: array<u32>;
 @group(0) @binding(2) var<storage, read> items: array<i32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<storage, read> stats: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
 override WG: u32 = 64;
 
@@ -48,7 +49,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (sx >= 0 && sx < i32(w) && sy >= 0 && sy < i32(h)) {
     v = f32(byte_at(((image * params.channels + c) * h + u32(sy)) * w + u32(sx))) / 255.0;
   }
-  v = (v - params.mean[c]) * params.inv_std[c];
+  v = (v - stats[c]) * stats[params.channels + c];
   // Cutout: a cut_size square centred at (cy, cx), clipped to the image (DARTS' Cutout).
   let cy = items[item + 4u];
   let cx = items[item + 5u];

@@ -1,7 +1,8 @@
-// adam: one fused Adam update of one parameter, PyTorch semantics (coupled L2, no amsgrad):
-//   d = g + weight_decay * p                          (when weight_decay != 0)
+// adam: one fused Adam / AdamW update of one parameter, PyTorch semantics (no amsgrad):
+//   w = p * decay_mul                                 (AdamW's decoupled decay: decay_mul = 1 - lr * wd; Adam: 1)
+//   d = g + weight_decay * w                          (Adam's coupled L2, when weight_decay != 0; AdamW passes 0)
 //   m = beta1 * m + (1 - beta1) * d,  v = beta2 * v + (1 - beta2) * d * d   (m = v = 0 before step 1)
-//   p = p - step_size * m / (sqrt(v) / bc2_sqrt + eps)
+//   p = w - step_size * m / (sqrt(v) / bc2_sqrt + eps)
 // with step_size = lr / (1 - beta1^t) and bc2_sqrt = sqrt(1 - beta2^t) computed on the CPU in
 // float64 from the step count t and passed as uniforms (no recompiles, no readback).
 // 1 - beta1 and 1 - beta2 come in float64-rounded (1 - f32(0.999) is 1.3e-5 off 0.001).
@@ -20,6 +21,7 @@ struct Params {
   weight_decay: f32,
   bc2_sqrt: f32,
   first: u32,
+  decay_mul: f32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -34,7 +36,7 @@ override WG: u32 = 64;
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= params.n) { return; }
-  let w = p[i];
+  let w = p[i] * params.decay_mul;
   var d = g[i];
   if (params.weight_decay != 0.0) { d = d + params.weight_decay * w; }
   var m1 = params.one_minus_beta1 * d;

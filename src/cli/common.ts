@@ -5,7 +5,17 @@ import { syntheticDataset } from '../data/synthetic.js';
 import { split, subset, permutation, type ImageDataset } from '../data/dataset.js';
 import { UsageError, type FlagTable, type FlagValues } from './flags.js';
 
-export const DATASETS = ['synthetic', 'cifar10', 'cifar100', 'imagenet16'] as const;
+export const DATASETS = ['synthetic', 'cifar10', 'cifar100', 'imagenet16', 'dvs128', 'cifar10dvs'] as const;
+
+/** Event-camera sets: samples binned into T frames of 2 polarity channels (src/data/events.ts). */
+export const EVENT_DATASETS: readonly string[] = ['dvs128', 'cifar10dvs'];
+/**
+ * Side of the binned event frames (bionas choice: the 128 x 128 sensor summed onto 64 x 64,
+ * a quarter of the bytes and of a spiking network's work; flag --event-size).
+ */
+export const EVENT_FRAME_SIZE = 64;
+/** Frames per event sample when the command has no --timesteps (bionas choice). */
+export const EVENT_FRAMES = 8;
 
 export const DATA_FLAGS: FlagTable = {
   dataset: { type: 'string', default: 'synthetic', choices: DATASETS, help: 'dataset; synthetic is generated from --seed and needs no files' },
@@ -14,6 +24,9 @@ export const DATA_FLAGS: FlagTable = {
   'test-size': { type: 'int', min: 0, default: 0, help: 'use only this many test images (0: all)' },
   'synthetic-size': { type: 'int', min: 16, default: 2000, help: 'images in the synthetic training set (a quarter as many test images)' },
   'image-size': { type: 'int', min: 8, help: 'synthetic data: image side in pixels (default 32; search --preset tiny: 16)' },
+  'event-frames': { type: 'int', min: 1, max: 1024, help: `event data (dvs128, cifar10dvs): frames T per sample, 2T channels (default: --timesteps where the command has it, else ${EVENT_FRAMES})` },
+  'event-size': { type: 'int', min: 1, max: 128, default: EVENT_FRAME_SIZE, help: 'event data: frame side; the 128 x 128 sensor is summed onto it' },
+  'event-binning': { type: 'string', default: 'count', choices: ['count', 'time'], help: 'event data: frames of equal event counts, or of equal time spans (docs/DATA.md)' },
 };
 
 /** The synthetic set is RGB bytes, generated in memory at once. */
@@ -50,7 +63,18 @@ export async function loadData(f: FlagValues, seed: number): Promise<LoadedData>
   } else {
     const dir = f.data as string | undefined;
     if (!dir) throw new UsageError(`--dataset ${name} needs --data DIR (the folder holding its files; see docs/DATA.md)`);
-    if (name === 'imagenet16') {
+    if (EVENT_DATASETS.includes(name)) {
+      const frames = (f['event-frames'] as number | undefined) ?? (f.timesteps as number | undefined) ?? EVENT_FRAMES;
+      const size = f['event-size'] as number;
+      const o = { frames, mode: f['event-binning'] as 'count' | 'time', height: size, width: size };
+      if (name === 'dvs128') {
+        const { loadDvsGesture } = await import('../data/dvs128.js');
+        [train, test] = await Promise.all([loadDvsGesture(dir, 'train', o), loadDvsGesture(dir, 'test', o)]);
+      } else {
+        const { loadCifar10Dvs } = await import('../data/cifar10dvs.js');
+        [train, test] = await Promise.all([loadCifar10Dvs(dir, 'train', o), loadCifar10Dvs(dir, 'test', o)]);
+      }
+    } else if (name === 'imagenet16') {
       [train, test] = await Promise.all([loadImageNet16(dir, 'train'), loadImageNet16(dir, 'valid')]);
     } else {
       const variant = name as 'cifar10' | 'cifar100';

@@ -39,6 +39,8 @@ export async function evalCommand(argv: string[]): Promise<void> {
   const d = meta.describe as ModelDescription | undefined;
   if (!d || !d.model) throw new Error(`${f.checkpoint}: the checkpoint does not describe its model (written by an older bionas?)`);
   if (d.genotype) d.genotype = d.model === 'spiking' ? parseSpikingGenotype(d.genotype, `${f.checkpoint} (genotype)`) : parseGenotype(d.genotype, `${f.checkpoint} (genotype)`);
+  // Event data is binned into as many frames as the spiking network has steps.
+  if (f['event-frames'] === undefined && d.encoding === 'frames') f['event-frames'] = d.timesteps;
   const { test } = await loadData(f, f.seed as number);
   if (test.numClasses !== d.numClasses) throw new UsageError(`the checkpoint's model has ${d.numClasses} classes, --dataset ${f.dataset} has ${test.numClasses}`);
   const model = buildModel(d, new Generator(d.seed));

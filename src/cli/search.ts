@@ -29,7 +29,7 @@ export function searchFlags(): FlagTable {
   const strategies = allStrategies();
   const presets = [...new Set(strategies.flatMap((s) => Object.keys(s.presets)))];
   const table: FlagTable = {
-    method: { type: 'string', default: 'darts', choices: strategyNames(), help: `search method:\n        ${strategies.map((s) => s.help).join('\n        ')}` },
+    method: { type: 'string', default: 'darts', choices: [...strategyNames(), 'mse-nas'], help: `search method:\n        ${strategies.map((s) => s.help).join('\n        ')}\n        mse-nas: NSGA-II over spiking genomes with a training-free RDM fitness (flags: bionas search --method mse-nas --help)` },
     space: { type: 'string', default: 'bionas', help: `search space preset (${Object.keys(SPACE_PRESETS).join(', ')}) or a JSON file of {op, rule} pairs` },
     preset: { type: 'string', default: 'tiny', choices: presets, help: 'supernet/hyper-parameter preset: darts (DARTS paper), bionas (BioNAS paper table), tiny (CPU demo)' },
     ...DATA_FLAGS,
@@ -69,7 +69,21 @@ function applyCommon<C extends SearchConfig>(p: StrategyPreset<C>, f: FlagValues
   return out as StrategyPreset<C>;
 }
 
+/** Whether a command line is an MSE-NAS search (--method mse-nas, or --resume of one): a search of its own kind (src/cli/mse_nas.ts). */
+async function isMseNas(argv: string[]): Promise<boolean> {
+  const { methodOf } = await import('./mse_nas.js');
+  const method = methodOf(argv);
+  if (method !== undefined) return method === 'mse-nas';
+  const i = argv.findIndex((a) => a === '--resume' || a.startsWith('--resume='));
+  if (i < 0) return false;
+  const dir = argv[i].includes('=') ? argv[i].slice('--resume='.length) : argv[i + 1];
+  const { readCheckpointMeta, CHECKPOINT_FILE } = await import('../run/checkpoint.js');
+  const meta = dir ? await readCheckpointMeta(`${dir}/${CHECKPOINT_FILE}`).catch(() => null) : null;
+  return meta?.kind === 'search-mse-nas';
+}
+
 export async function searchCommand(argv: string[]): Promise<void> {
+  if (await isMseNas(argv)) return (await import('./mse_nas.js')).mseNasCommand(argv);
   const summary = 'Searches a DARTS cell (or a NAS-Bench-201 cell) whose every edge is an (operation, learning rule) pair.\n' +
     'Writes genotype.json, metrics.jsonl, alphas.jsonl, SVG drawings of the cells and of softmax(alpha) over epochs, and\n' +
     'checkpoints to the run folder. The data\'s training set is split 50/50 into weight and architecture halves.';

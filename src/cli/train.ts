@@ -14,6 +14,8 @@ import { loadSpikingGenotype, type SpikingGenome } from '../snn/genome.js';
 import { measureSpikingStep, memoryLine } from '../snn/memory.js';
 import { parseRuleOverride, overrideRules, describeRules, RULE_MODES } from '../models/rule_override.js';
 import { loadSpace, SPACE_PRESETS } from '../search/space.js';
+import { spikingInput } from '../snn/input.js';
+import type { SpikingEncoding } from '../models/spiking_network.js';
 import { parseRule, ruleNames } from '../rules/registry.js';
 import { ruleLayers } from '../nn/layers.js';
 import { train, evaluate, DEFAULT_TRAIN, type TrainConfig, type TrainableModel } from '../train/trainer.js';
@@ -43,10 +45,9 @@ export const TRAIN_PRESETS: Record<string, Partial<TrainConfig> & { cutout?: num
   // DARTS' evaluation of a found cell: 600 epochs, cosine to 0, cutout, drop path, auxiliary head.
   darts: { epochs: 600, batchSize: 96, optimizer: 'sgd', lr: 0.025, momentum: 0.9, weightDecay: 3e-4, schedule: 'cosine', minLr: 0, gradClip: 5, auxWeight: 0.4, dropPath: 0.2, cutout: 16 },
   // A few epochs on small data: the README's demo and quick checks.
-  // MSE-NAS' training in BrainCog (evolution.py defaults): cosine from 5e-3 to 1e-5 with 5 warm-up epochs, label
-  // smoothing 0.1, batch 128. BrainCog uses AdamW (weight decay 0.01, decoupled); bionas' Adam couples decay as L2,
-  // so the decay is left at 0 here rather than changing its meaning.
-  mse_nas: { epochs: 600, batchSize: 128, optimizer: 'adam', lr: 5e-3, weightDecay: 0, schedule: 'cosine', minLr: 1e-5, warmupEpochs: 5, labelSmoothing: 0.1 },
+  // MSE-NAS' training in BrainCog (evolution.py defaults): AdamW (decoupled weight decay 0.01), cosine from 5e-3 to
+  // 1e-5 with 5 warm-up epochs, label smoothing 0.1, batch 128.
+  mse_nas: { epochs: 600, batchSize: 128, optimizer: 'adamw', lr: 5e-3, weightDecay: 0.01, schedule: 'cosine', minLr: 1e-5, warmupEpochs: 5, labelSmoothing: 0.1 },
   // ImageNet16-120 (SPEC 5; PC-DARTS' ImageNet setting): C=48, 14 cells, auxiliary head, batch 1024,
   // lr 0.5 decayed linearly to 0, 250 epochs, label smoothing 0.1, no drop path; weight decay 3e-5
   // and momentum 0.9 as PC-DARTS' train_imagenet.py, clip 5 and aux weight 0.4 as DARTS.
@@ -79,11 +80,11 @@ export const TRAIN_FLAGS: FlagTable = {
   'valid-size': { type: 'int', min: 0, default: 0, help: 'images held out of the training set for per-epoch validation (Biotorch: 5000)' },
   epochs: { type: 'int', min: 1, help: 'epochs (default: from --preset)' },
   batch: { type: 'int', min: 1, help: 'batch size (default: from --preset)' },
-  optimizer: { type: 'string', choices: ['sgd', 'adam'], help: 'optimizer (default: from --preset)' },
+  optimizer: { type: 'string', choices: ['sgd', 'adam', 'adamw'], help: 'optimizer (default: from --preset); adamw: Adam with decoupled weight decay' },
   lr: { type: 'number', min: 0, help: 'learning rate (default: from --preset)' },
   momentum: { type: 'number', min: 0, help: 'SGD momentum' },
   nesterov: { type: 'bool', help: 'Nesterov momentum' },
-  'weight-decay': { type: 'number', min: 0, help: 'L2 weight decay' },
+  'weight-decay': { type: 'number', min: 0, help: 'weight decay (L2 for sgd and adam, decoupled for adamw)' },
   schedule: { type: 'string', choices: SCHEDULE_NAMES, help: 'learning-rate schedule' },
   'min-lr': { type: 'number', min: 0, help: 'final rate of cosine/linear schedules' },
   milestones: { type: 'list', help: 'multistep epochs, e.g. 100,150,200' },
@@ -145,6 +146,8 @@ export interface ModelDescription {
   seed: number;
   /** Time steps of a spiking network. */
   timesteps?: number;
+  /** How a spiking network reads its input: 'frames' for event data (inChannels is then 2T). */
+  encoding?: SpikingEncoding;
   /** --rules of a genotype network; `genotype` above already holds the rules it gave (a random draw included). */
   rules?: string;
   /** Rule of the stem, preprocessing, classifier and auxiliary head (--rules-everywhere); absent: BP. */
@@ -217,7 +220,7 @@ export async function describeModel(f: FlagValues, data: ImageDataset): Promise<
     C: f.arch && f.C === TRAIN_FLAGS.C.default ? 16 : (f.C as number),
     layers: f.layers as number, auxiliary: !!f.auxiliary,
     numClasses: data.numClasses, inChannels: data.channels, seed: f.seed as number,
-    ...(spiking ? { timesteps: f.timesteps as number } : {}),
+    ...(spiking ? { timesteps: f.timesteps as number, encoding: spikingInput(data, f.timesteps as number).encoding } : {}),
   };
 }
 
@@ -230,8 +233,11 @@ export function buildModel(d: ModelDescription, gen: Generator): TrainableModel 
       return new NetworkCIFAR(d.genotype as never, {
         C: d.C, layers: d.layers, numClasses: d.numClasses, auxiliary: d.auxiliary, inChannels: d.inChannels, gen, bodyRule: d.bodyRule ? parseRule(d.bodyRule) : 'bp',
       });
-    case 'spiking':
-      return new SpikingNetwork(d.genotype as SpikingGenome, { T: d.timesteps ?? (TRAIN_FLAGS.timesteps.default as number), C: d.C, numClasses: d.numClasses, inChannels: d.inChannels, gen });
+    case 'spiking': {
+      const T = d.timesteps ?? (TRAIN_FLAGS.timesteps.default as number);
+      const frames = d.encoding === 'frames';
+      return new SpikingNetwork(d.genotype as SpikingGenome, { T, C: d.C, numClasses: d.numClasses, inChannels: frames ? d.inChannels / T : d.inChannels, encoding: d.encoding, gen });
+    }
     case 'nb201':
       return new Nb201Network(parseNb201(d.arch!), { C: d.C, numClasses: d.numClasses, inChannels: d.inChannels, gen });
     default:

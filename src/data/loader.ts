@@ -50,7 +50,10 @@ export class BatchLoader {
 
   constructor(readonly data: ImageDataset, readonly opts: LoaderOptions) {
     if (!(opts.batchSize >= 1 && Number.isInteger(opts.batchSize))) throw new Error(`loader: batch size must be a positive integer, got ${opts.batchSize}`);
-    if (data.channels > 4) throw new Error(`loader: at most 4 channels (got ${data.channels})`);
+    if (!(Number.isInteger(data.channels) && data.channels >= 1)) throw new Error(`loader: channels must be a positive integer, got ${data.channels}`);
+    if (data.mean.length !== data.channels || data.std.length !== data.channels) {
+      throw new Error(`loader: ${data.name} has ${data.channels} channels but ${data.mean.length} means and ${data.std.length} stds`);
+    }
     this.batchSize = opts.batchSize;
     const perBatch = Math.max(1, Math.floor((opts.chunkImages ?? 8192) / opts.batchSize));
     this.chunkImages = perBatch * opts.batchSize;
@@ -79,6 +82,11 @@ export class BatchLoader {
     const total = this.length;
     let chunk: Tensor | null = null;
     let chunkStart = -1;
+    // Per channel the mean, then 1/std: any number of channels (event frames carry 2T).
+    const C = this.data.channels;
+    // normalize: false gives the raw [0, 1] pixels (the attacks normalise inside the model).
+    const raw = this.opts.normalize === false;
+    const stats = keep(Tensor.fromData(Float32Array.from({ length: 2 * C }, (_, i) => (raw ? (i < C ? 0 : 1) : i < C ? this.data.mean[i] : 1 / this.data.std[i - C])), [2 * C]));
     try {
       for (let b = startBatch; b < total; b++) {
         const first = b * this.batchSize;
@@ -111,20 +119,16 @@ export class BatchLoader {
         }
         const x = Tensor.empty([count, this.data.channels, this.data.height, this.data.width], 'f32', 'batch');
         const itemsT = Tensor.fromData(items, [items.length], 'i32');
-        const mean = [0, 0, 0, 0], invStd = [1, 1, 1, 1];
-        if (this.opts.normalize !== false) {
-          this.data.mean.forEach((m, c) => (mean[c] = m));
-          this.data.std.forEach((s, c) => (invStd[c] = 1 / s));
-        }
-        gpu().dispatch1d(augmentKernel, { images: chunk!.buffer, items: itemsT.buffer, out: x.buffer }, {
-          n: x.size, channels: this.data.channels, height: this.data.height, width: this.data.width,
-          cut_size: aug.cutout ?? 0, pad0: 0, pad1: 0, pad2: 0, mean, inv_std: invStd,
+        gpu().dispatch1d(augmentKernel, { images: chunk!.buffer, items: itemsT.buffer, stats: stats.buffer, out: x.buffer }, {
+          n: x.size, channels: C, height: this.data.height, width: this.data.width,
+          cut_size: aug.cutout ?? 0, pad0: 0, pad1: 0, pad2: 0,
         }, x.size);
         itemsT.release();
         yield { x, y: Tensor.fromData(labels, [count], 'i32'), index: b };
       }
     } finally {
       chunk?.release();
+      stats.release();
     }
   }
 }

@@ -1,5 +1,7 @@
 // Adam (Kingma & Ba) with PyTorch semantics: bias-corrected moments, eps added to the corrected
-// root, weight decay coupled as L2 (g += wd * p). One fused kernel per parameter and step
+// root, weight decay coupled as L2 (g += wd * p); or, with `decoupled`, AdamW (Loshchilov &
+// Hutter 2019, PyTorch's AdamW): p *= 1 - lr * wd before the Adam step, the gradient left
+// alone. One fused kernel per parameter and step
 // (shaders/optim/adam.wgsl); lr and the bias corrections (from each parameter's step count)
 // travel in uniforms, so nothing recompiles or is read back.
 
@@ -16,10 +18,13 @@ export interface AdamOptions {
   betas?: [number, number];
   eps?: number;
   weightDecay?: number;
+  /** AdamW: decay the weights directly (p *= 1 - lr * wd) instead of adding wd * p to the gradient. */
+  decoupled?: boolean;
 }
 
 export interface AdamStateDict {
-  kind: 'adam';
+  /** 'adamw' with decoupled decay: an Adam's state does not load into an AdamW, nor the reverse. */
+  kind: 'adam' | 'adamw';
   /** step() calls so far. */
   step: number;
   /** Per parameter: updates applied (a parameter without a gradient is skipped). */
@@ -34,6 +39,7 @@ export class Adam {
   readonly betas: [number, number];
   readonly eps: number;
   readonly weightDecay: number;
+  readonly decoupled: boolean;
   private m: (Tensor | null)[];
   private v: (Tensor | null)[];
   private steps: number[];
@@ -41,7 +47,7 @@ export class Adam {
 
   constructor(readonly params: Tensor[], opts: AdamOptions = {}) {
     checkParams('Adam', params);
-    const { lr = 1e-3, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0 } = opts;
+    const { lr = 1e-3, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0, decoupled = false } = opts;
     if (!(lr >= 0)) throw new Error(`Adam: lr must be >= 0, got ${lr}`);
     if (!(betas[0] >= 0 && betas[0] < 1 && betas[1] >= 0 && betas[1] < 1)) throw new Error(`Adam: betas must be in [0, 1), got [${betas.join(', ')}]`);
     if (!(eps >= 0)) throw new Error(`Adam: eps must be >= 0, got ${eps}`);
@@ -50,9 +56,14 @@ export class Adam {
     this.betas = [betas[0], betas[1]];
     this.eps = eps;
     this.weightDecay = weightDecay;
+    this.decoupled = decoupled;
     this.m = params.map(() => null);
     this.v = params.map(() => null);
     this.steps = params.map(() => 0);
+  }
+
+  get kind(): 'adam' | 'adamw' {
+    return this.decoupled ? 'adamw' : 'adam';
   }
 
   /** One update of every parameter that has a gradient; lr overrides this.lr for this step. */
@@ -60,6 +71,8 @@ export class Adam {
     if (!(lr >= 0)) throw new Error(`Adam.step: lr must be >= 0, got ${lr}`);
     const rt = gpu();
     const [beta1, beta2] = this.betas;
+    const coupledDecay = this.decoupled ? 0 : this.weightDecay;
+    const decayMul = this.decoupled ? 1 - lr * this.weightDecay : 1;
     this.params.forEach((p, i) => {
       if (!p.grad) return;
       checkGrad('Adam', p, i);
@@ -76,7 +89,7 @@ export class Adam {
       rt.dispatch1d(
         adamKernel,
         { p: p.buffer, g: p.grad.buffer, m: this.m[i]!.buffer, v: this.v[i]!.buffer },
-        { n: p.size, step_size: stepSize, beta1, beta2, one_minus_beta1: 1 - beta1, one_minus_beta2: 1 - beta2, eps: this.eps, weight_decay: this.weightDecay, bc2_sqrt: bc2Sqrt, first },
+        { n: p.size, step_size: stepSize, beta1, beta2, one_minus_beta1: 1 - beta1, one_minus_beta2: 1 - beta2, eps: this.eps, weight_decay: coupledDecay, bc2_sqrt: bc2Sqrt, first, decay_mul: decayMul },
         p.size,
       );
     });
@@ -93,12 +106,12 @@ export class Adam {
 
   /** The state tensors (owned by the optimizer: copy or read them, do not release them). */
   stateDict(): AdamStateDict {
-    return { kind: 'adam', step: this.stepCount, steps: [...this.steps], expAvg: [...this.m], expAvgSq: [...this.v] };
+    return { kind: this.kind, step: this.stepCount, steps: [...this.steps], expAvg: [...this.m], expAvgSq: [...this.v] };
   }
 
   /** Restores a state (the tensors are copied; the caller keeps ownership of its own). */
   loadStateDict(state: AdamStateDict): void {
-    if (state.kind !== 'adam') throw new Error(`Adam.loadStateDict: state of a '${String(state.kind)}' optimizer`);
+    if (state.kind !== this.kind) throw new Error(`Adam.loadStateDict: state of a '${String(state.kind)}' optimizer, this one is '${this.kind}'`);
     const n = this.params.length;
     if (state.steps.length !== n || state.expAvg.length !== n || state.expAvgSq.length !== n) {
       throw new Error(`Adam.loadStateDict: state for ${state.steps.length} params, optimizer has ${n}`);

@@ -30,7 +30,8 @@ import { lineChart } from '../viz/chart.js';
 export interface TrainConfig {
   epochs: number;
   batchSize: number;
-  optimizer: 'sgd' | 'adam';
+  /** adamw: Adam with decoupled weight decay (PyTorch's AdamW). */
+  optimizer: 'sgd' | 'adam' | 'adamw';
   lr: number;
   momentum: number;
   nesterov: boolean;
@@ -94,8 +95,8 @@ export interface TrainResult {
 }
 
 export function makeOptimizer(params: Tensor[], c: TrainConfig): Optimizer {
-  return c.optimizer === 'adam'
-    ? new Adam(params, { lr: c.lr, weightDecay: c.weightDecay })
+  return c.optimizer === 'adam' || c.optimizer === 'adamw'
+    ? new Adam(params, { lr: c.lr, weightDecay: c.weightDecay, decoupled: c.optimizer === 'adamw' })
     : new SGD(params, { lr: c.lr, momentum: c.momentum, nesterov: c.nesterov, weightDecay: c.weightDecay });
 }
 

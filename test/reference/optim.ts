@@ -43,6 +43,8 @@ export interface AdamRefOptions {
   betas?: [number, number];
   eps?: number;
   weightDecay?: number;
+  /** AdamW (PyTorch): decay applied to the weights, not the gradient. */
+  decoupled?: boolean;
 }
 
 export class AdamRef {
@@ -56,7 +58,7 @@ export class AdamRef {
   }
 
   step(grads: (ArrayLike<number> | null)[], lr = this.opts.lr ?? 1e-3): void {
-    const { betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0 } = this.opts;
+    const { betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0, decoupled = false } = this.opts;
     const [b1, b2] = betas;
     this.params.forEach((p, i) => {
       const g = grads[i];
@@ -67,7 +69,9 @@ export class AdamRef {
       const bc2 = 1 - b2 ** t;
       for (let j = 0; j < p.length; j++) {
         let d = g[j];
-        if (weightDecay !== 0) d += weightDecay * p[j];
+        // PyTorch's AdamW: param.mul_(1 - lr * weight_decay) before the Adam step; Adam: L2 in the gradient.
+        if (decoupled) p[j] *= 1 - lr * weightDecay;
+        else if (weightDecay !== 0) d += weightDecay * p[j];
         m[j] = b1 * m[j] + (1 - b1) * d;
         v[j] = b2 * v[j] + (1 - b2) * d * d;
         const denom = Math.sqrt(v[j]) / Math.sqrt(bc2) + eps;

@@ -17,6 +17,12 @@ import { attackFlags, splitCheckpoints } from '../src/cli/attack.js';
 import { ruleKind, PROXY_EPS_255, PROXY_SQUARE_QUERIES, PROXY_APGD_STEPS } from '../src/experiment/recipes/robustness.js';
 import { GENOTYPE_PRESETS } from '../src/models/genotype.js';
 import type { AttackRecord } from '../src/attack/run.js';
+import { writeResnetCheckpoint } from './train_checkpoint.js';
+import { readCheckpointMeta, loadCheckpoint } from '../src/run/checkpoint.js';
+import { saveTensors } from '../src/run/state.js';
+import { Tensor } from '../src/tensor.js';
+import { useGpu } from './util.js';
+import { spawnSync } from 'node:child_process';
 import '../src/experiment/recipes/index.js';
 
 const BIN = 'dist/bionas.mjs';
@@ -177,6 +183,38 @@ describe('robustness report', () => {
     expect(rep.markdown).toContain('mean ± std is over attack seeds');
     expect(rep.markdown).toMatch(/\| resnet20-bp \| single: bp \| 40\.00 ± 0\.00 \(n=2\) \| 92 \|/);
   });
+});
+
+describe('bionas attack for experiments', () => {
+  useGpu();
+
+  it('splits comma-separated --checkpoint lists; a file whose name holds a comma stays whole', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bionas-robust-split-'));
+    const odd = join(dir, 'a,b.bin');
+    writeFileSync(odd, '');
+    expect(splitCheckpoints(['--checkpoint=x/1.bin,y/2.bin', '--checkpoint', 'z.bin', '--n', '3'])).toEqual({ checkpoints: ['x/1.bin', 'y/2.bin', 'z.bin'], rest: ['--n', '3'] });
+    expect(splitCheckpoints([`--checkpoint=${odd}`]).checkpoints).toEqual([odd]);
+    expect(() => splitCheckpoints(['--checkpoint=x.bin,'], 'experiment')).toThrow(/bionas experiment: --checkpoint 'x.bin,' has an empty entry/);
+  });
+
+  it('removes an old summary.json when it starts, so a run that then fails leaves none (the experiment reruns it)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bionas-robust-stale-'));
+    // A checkpoint whose weights hold NaN: refused after the results folder is opened.
+    const good = await writeResnetCheckpoint(join(dir, 'good'), { dataset: 'synthetic', numClasses: 10, imageSize: 8 });
+    const { saved } = await loadCheckpoint(good);
+    const tensors = [...saved.tensors].map(([name, t]) => [name, Tensor.fromData(Float32Array.from(t.data as Float32Array, (v, i) => (i === 0 ? NaN : v)), t.shape)] as [string, Tensor]);
+    mkdirSync(join(dir, 'nan'));
+    // (saveTensors without the finite check that writeCheckpoint makes.)
+    await saveTensors(join(dir, 'nan/checkpoint.bin'), tensors, { ...(await readCheckpointMeta(good)) });
+    for (const [, t] of tensors) t.release();
+    const run = join(dir, 'results');
+    mkdirSync(run);
+    writeFileSync(join(run, 'summary.json'), '{}');
+    const r = spawnSync('node', [BIN, 'attack', `--checkpoint=${join(dir, 'nan/checkpoint.bin')}`, '--dataset', 'synthetic', '--synthetic-size', '32', '--image-size', '8', '--n', '2', '--attack', 'fgsm', '--run', run], { encoding: 'utf8', env: { ...process.env, CI: '1' } });
+    expect(r.status, r.stderr).not.toBe(0);
+    expect(r.stderr).toMatch(/hold NaN or Inf/);
+    expect(existsSync(join(run, 'summary.json'))).toBe(false);
+  }, 60_000);
 });
 
 describe('robustness end to end', () => {

@@ -114,13 +114,16 @@ function readRecords(r: JobResult): AttackRecord[] {
   return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as AttackRecord);
 }
 
-/** A model's group: its rule variant when this recipe trained it, else its folder's name. */
-function groupNamer(results: JobResult[], models: AttackedModel[]): (model: string) => string {
+/** A model's group: its rule variant when this recipe trained it, else its folder's name (the full path if two share one). */
+function groupNamer(results: JobResult[], models: AttackedModel[]): (model: string) => { name: string; variant: boolean } {
   const variantOf = new Map(results.filter((r) => r.job.command === 'train').map((r) => [trainedCheckpoint(r.job), r.job.id.replace(/-s\d+$/, '')]));
   const short = new Map(models.map((m) => [m.name, basename(m.name)]));
   const unique = new Set(short.values()).size === short.size;
-  const byName = new Map(models.map((m) => [m.name, variantOf.get(m.checkpoint) ?? (unique ? short.get(m.name)! : m.name)]));
-  return (model) => byName.get(model) ?? model;
+  const byName = new Map(models.map((m) => {
+    const variant = variantOf.get(m.checkpoint);
+    return [m.name, variant ? { name: variant, variant: true } : { name: unique ? short.get(m.name)! : m.name, variant: false }];
+  }));
+  return (model) => byName.get(model) ?? { name: model, variant: false };
 }
 
 export const ROBUSTNESS = registerRecipe({
@@ -151,10 +154,12 @@ export const ROBUSTNESS = registerRecipe({
         notes.push(`\`${r.job.id}\` left out: it attacked ${unfinished.map((m) => `${m.name} after ${m.epoch} of ${m.epochs} epochs`).join(', ')} (an unfinished training); delete ${r.job.run} and rerun the experiment once the training has finished`);
         continue;
       }
-      const groupOf = groupNamer(results, models);
+      const namer = groupNamer(results, models);
+      const groupOf = (model: string) => namer(model).name;
       for (const m of models) {
-        const name = groupOf(m.name);
-        if (!groups.has(name)) groups.set(name, { name, ...(name === 'mixed' ? { mixed: true, rule: 'as-found' } : ruleKind(m.describe)) });
+        const { name, variant } = namer(m.name);
+        // A variant trained here is what its name says (the genotype's own rules are 'mixed'); a given network, what its description says.
+        if (!groups.has(name)) groups.set(name, { name, ...(variant && name === 'mixed' ? { mixed: true, rule: 'as-found' } : ruleKind(m.describe)) });
       }
       const seed = Number(r.job.args.seed);
       for (const rec of readRecords(r)) {

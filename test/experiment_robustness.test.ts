@@ -217,6 +217,20 @@ describe('bionas attack for experiments', () => {
   }, 60_000);
 });
 
+describe('bionas experiment robustness on the command line', () => {
+  const cli = (args: string[]) => spawnSync('node', [BIN, 'experiment', ...args], { encoding: 'utf8', env: { ...process.env, CI: '1' } });
+
+  it('is listed; --checkpoint is refused by a recipe that trains its own networks, and must name existing files', () => {
+    expect(cli(['--list']).stdout).toMatch(/robustness +the attack suite \(Table 4\)/);
+    const other = cli(['baselines', '--checkpoint', BIN, '--dataset', 'synthetic']);
+    expect(other.status).toBe(2);
+    expect(other.stderr).toMatch(/--checkpoint is for recipes that attack given networks \(robustness\); baselines trains its own/);
+    const missing = cli(['robustness', '--checkpoint', 'nowhere/checkpoint.bin', '--dataset', 'synthetic']);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/--checkpoint nowhere\/checkpoint\.bin: no such file/);
+  });
+});
+
 describe('robustness end to end', () => {
   it('trains two tiny networks, attacks both (summary.json last), reports; a rerun skips all, a lost summary.json reruns the attack', async () => {
     const out = mkdtempSync(join(tmpdir(), 'bionas-robust-e2e-'));

@@ -122,7 +122,9 @@ describe('robustness report', () => {
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, 'results.jsonl'), records.map((r) => JSON.stringify(r) + '\n').join(''));
       const describe = (v: string) => ({ model: 'genotype', rule: 'bp', rules: v === 'mixed' ? 'as-found' : `single:${v}`, genotype: GENOTYPE_PRESETS.biodarts });
-      const summary = { models: models.map((v) => ({ name: name(v), checkpoint: `${name(v)}/checkpoint.bin`, describe: describe(v), epoch: unfinished && v === 'fa' && seed === 1 ? 2 : 3, epochs: 3 })), seconds: 9 };
+      // The job lists all six checkpoints; only three were attacked here, so the hand-made job names those.
+      job.args.checkpoint = models.map((v) => `${name(v)}/checkpoint.bin`).join(',');
+      const summary = { images: 100, seed, models: models.map((v) => ({ name: name(v), checkpoint: `${name(v)}/checkpoint.bin`, describe: describe(v), epoch: unfinished && v === 'fa' && seed === 1 ? 2 : 3, epochs: 3 })), seconds: 9 };
       return { job, status: 'finished', summary, dir };
     });
   }
@@ -155,6 +157,18 @@ describe('robustness report', () => {
     expect(json.rows[0].cells.find((c) => c.group === 'fa')!.gap.mean).toBeCloseTo(30, 10);
     const round = (v: Record<string, number>) => Object.fromEntries(Object.entries(v).map(([k, x]) => [k, Math.round(x * 1e6) / 1e6]));
     expect((json.rows[0].cells[0].values as Record<string, number>[]).map(round)).toEqual([{ seed: 0, clean: 60, rule: 30.5, exact: 29.5 }, { seed: 1, clean: 60, rule: 31.5, exact: 30.5 }]);
+  });
+
+  it('leaves out an attack folder of other checkpoints, images or seed than its job asks (a changed job list, an old --out)', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'bionas-robust-report-'));
+    const opts = o('proxy');
+    const results = handMade(out, opts);
+    const s1 = results.find((r) => r.job.id === 'attack-s1')!;
+    s1.job.args.checkpoint += ',runs/usf-s1/checkpoint.bin';
+    (s1.summary as { images: number }).images = 50;
+    const rep = await robustness.report(results, opts);
+    expect(rep.markdown).toContain('`attack-s1` left out: its folder holds another attack (it attacked runs/mixed-s1/checkpoint.bin, runs/bp-s1/checkpoint.bin, runs/fa-s1/checkpoint.bin, the job asks for runs/mixed-s1/checkpoint.bin, runs/bp-s1/checkpoint.bin, runs/fa-s1/checkpoint.bin, runs/usf-s1/checkpoint.bin; 50 images, the job asks for 100)');
+    expect(rep.markdown).toMatch(/\| mixed \| mixed \(as-found\) \| 60\.00 ± 0\.00 \(n=1\) \|/);
   });
 
   it('leaves out an attack of an unfinished training, and with one seed every verdict is inconclusive', async () => {

@@ -72,7 +72,23 @@ export function ruleKind(describe: unknown): { mixed: boolean; rule: string } {
 
 interface AttackSummary {
   seconds?: number;
+  images?: number;
+  seed?: number;
   models?: AttackedModel[];
+}
+
+/**
+ * How a finished attack folder differs from its job (an attack folder has no checkpoint for the
+ * runner to compare flags with): other checkpoints, image count or seed. Empty: it is this job's run.
+ */
+export function attackMismatch(job: ExperimentJob, summary: AttackSummary): string[] {
+  const want = String(job.args.checkpoint ?? '').split(',');
+  const have = (summary.models ?? []).map((m) => m.checkpoint);
+  const out: string[] = [];
+  if (want.join(',') !== have.join(',')) out.push(`it attacked ${have.join(', ') || 'no model'}, the job asks for ${want.join(', ')}`);
+  if (job.args.n !== undefined && summary.images !== undefined && summary.images !== job.args.n) out.push(`${summary.images} images, the job asks for ${job.args.n}`);
+  if (job.args.seed !== undefined && summary.seed !== undefined && summary.seed !== job.args.seed) out.push(`seed ${summary.seed}, the job asks for ${job.args.seed}`);
+  return out;
 }
 
 /** One attacked network over seeds: a rule variant (trained here) or a given checkpoint. */
@@ -149,6 +165,11 @@ export const ROBUSTNESS = registerRecipe({
     for (const r of results.filter((x) => x.job.command === 'attack' && x.summary)) {
       const summary = r.summary as AttackSummary;
       const models = summary.models ?? [];
+      const other = attackMismatch(r.job, summary);
+      if (other.length) {
+        notes.push(`\`${r.job.id}\` left out: its folder holds another attack (${other.join('; ')}); use another --out, or delete ${r.job.run} to run it again`);
+        continue;
+      }
       const unfinished = models.filter((m) => m.epoch < m.epochs);
       if (unfinished.length) {
         notes.push(`\`${r.job.id}\` left out: it attacked ${unfinished.map((m) => `${m.name} after ${m.epoch} of ${m.epochs} epochs`).join(', ')} (an unfinished training); delete ${r.job.run} and rerun the experiment once the training has finished`);

@@ -299,7 +299,7 @@ describe('bionas attack end to end', () => {
     const md = readFileSync(join(out, 'table.md'), 'utf8');
     expect(md).toContain(`| attack | eps | settings | ${join(root, 'fa')} | ${join(root, 'bp')} |`);
     expect(md).toMatch(/\| FGSM \| 8\/255 \| .* \| [\d.]+ % \(rule\) \/ [\d.]+ % \(exact\) \|/);
-    expect(readdirSync(out).sort()).toEqual(['results.jsonl', 'robust-vs-eps-fgsm.svg', 'table.md']);
+    expect(readdirSync(out).sort()).toEqual(['results.jsonl', 'robust-vs-eps-fgsm.svg', 'summary.json', 'table.md']);
     const noSource = cli(['attack', '--checkpoint', a, ...data, '--attack', 'transfer', '--n', '4']);
     expect(noSource.code, noSource.out).toBe(2);
     expect(noSource.out).toMatch(/a transfer attack needs a source model \(--source CKPT, or several --checkpoint: the first is the source\)/);

@@ -100,6 +100,28 @@ export function epsCharts(records: AttackRecord[]): ReportFiles {
   return files;
 }
 
+/** The file a complete run writes last (an experiment's finished marker). */
+export const SUMMARY_FILE = 'summary.json';
+
+/** A model of the run: its table name, checkpoint, description and training progress (from the checkpoint). */
+export interface AttackedModel {
+  name: string;
+  checkpoint: string;
+  describe: unknown;
+  /** Epochs its training had completed, of the run's `epochs` (fewer: an unfinished training). */
+  epoch: number;
+  epochs: number;
+}
+
+/** summary.json: the protocol, the models and the robust-accuracy figures (results.jsonl has every record). */
+export function attackSummary(records: AttackRecord[], ctx: ReportContext, models: AttackedModel[], seconds: number) {
+  return {
+    dataset: ctx.dataset, images: ctx.images, seed: ctx.seed, command: ctx.command ?? null, seconds, models,
+    records: records.length,
+    robust: records.map((r) => ({ label: r.label, eps255: r.eps255, gradient: r.gradient, model: r.model, cleanAccuracy: r.cleanAccuracy, robustAccuracy: r.robustAccuracy })),
+  };
+}
+
 /** Every file of the results folder for these records. */
 export function reportFiles(records: AttackRecord[], ctx: ReportContext): ReportFiles {
   return { 'results.jsonl': jsonLines(records), 'table.md': markdownTable(records, ctx), ...epsCharts(records) };

@@ -2,6 +2,7 @@
 // models, one attack, a list, or the paper's Table 4 rows (--attack suite), at one or several
 // eps; writes results.jsonl, table.md and robust-accuracy-vs-eps SVGs to the run folder.
 
+import { existsSync, rmSync } from 'node:fs';
 import { deviceLine } from '../gpu/device.js';
 import { initGpu } from '../gpu/runtime.js';
 import '../attack/index.js';
@@ -9,7 +10,7 @@ import { attackNames, getAttack, type Attack } from '../attack/attack.js';
 import { attackTarget, type AttackTarget, type GradientSource } from '../attack/target.js';
 import { attackedImages, runAttacks, type AttackRecord, type AttackSetting } from '../attack/run.js';
 import { attackSetting, knownAttack, suiteSettings, TABLE4_ROWS } from '../attack/suite.js';
-import { jsonLines, markdownTable, reportFiles } from '../attack/report.js';
+import { jsonLines, markdownTable, reportFiles, attackSummary, SUMMARY_FILE, type AttackedModel } from '../attack/report.js';
 import { openRunFolder } from '../run/folder.js';
 import { Progress } from '../run/progress.js';
 import type { TrainableModel } from '../train/trainer.js';
@@ -24,7 +25,7 @@ export const DEFAULT_EPS_255 = 8;
 export const DEFAULT_IMAGES = 1000;
 
 const COMMON_FLAGS: FlagTable = {
-  checkpoint: { type: 'string', help: 'checkpoint.bin of a training run; repeat for several models (one table column each)' },
+  checkpoint: { type: 'string', help: 'checkpoint.bin of a training run; repeat for several models (one table column each), or give a comma-separated list' },
   attack: { type: 'string', default: 'suite', help: "attack, a comma-separated list, or 'suite' (the paper's Table 4 rows)" },
   eps: { type: 'list', default: [DEFAULT_EPS_255], help: 'Linf radius in /255, in (0, 255]; a list (2,4,8,16) sweeps it and draws robust accuracy against eps' },
   gradient: { type: 'string', default: 'exact', choices: ['rule', 'exact', 'both'], help: "input gradient of white-box attacks: the model's learning rule, exact backprop, or both side by side" },
@@ -71,21 +72,32 @@ export function attackFlags(): { table: FlagTable; routes: AttackFlagMap } {
   return { table, routes };
 }
 
-/** Every `--checkpoint X` / `--checkpoint=X`, and argv without them (parseFlags keeps only the last of a repeated flag). */
-export function splitCheckpoints(argv: string[]): { checkpoints: string[]; rest: string[] } {
+/** A --checkpoint value: one file, or a comma-separated list (a file whose own name holds a comma is kept whole). */
+function checkpointList(value: string, command: string): string[] {
+  if (existsSync(value)) return [value];
+  const parts = value.split(',').map((p) => p.trim());
+  if (parts.some((p) => !p)) throw new UsageError(`bionas ${command}: --checkpoint '${value}' has an empty entry`);
+  return parts;
+}
+
+/**
+ * Every `--checkpoint X` / `--checkpoint=X` (X a file or a comma-separated list, as an experiment
+ * job passes several), and argv without them (parseFlags keeps only the last of a repeated flag).
+ */
+export function splitCheckpoints(argv: string[], command = 'attack'): { checkpoints: string[]; rest: string[] } {
   const checkpoints: string[] = [];
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--checkpoint') {
       const v = argv[i + 1];
-      if (v === undefined || v.startsWith('--')) throw new UsageError('bionas attack: --checkpoint needs a value (a checkpoint.bin file)');
-      checkpoints.push(v);
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`bionas ${command}: --checkpoint needs a value (a checkpoint.bin file)`);
+      checkpoints.push(...checkpointList(v, command));
       i++;
     } else if (a.startsWith('--checkpoint=')) {
       const v = a.slice('--checkpoint='.length);
-      if (!v) throw new UsageError('bionas attack: --checkpoint needs a value, got an empty one');
-      checkpoints.push(v);
+      if (!v) throw new UsageError(`bionas ${command}: --checkpoint needs a value, got an empty one`);
+      checkpoints.push(...checkpointList(v, command));
     } else rest.push(a);
   }
   return { checkpoints, rest };
@@ -198,13 +210,17 @@ export async function attackCommand(argv: string[]): Promise<void> {
 
   const runDir = (f.run as string | undefined) ?? defaultRunDir('attack');
   const folder = await openRunFolder(runDir);
+  // summary.json marks a complete run (an experiment skips the job): a rerun into the folder removes the old one first.
+  rmSync(folder.file(SUMMARY_FILE), { force: true });
   const models: TrainableModel[] = [];
+  const attacked: AttackedModel[] = [];
   try {
     const rt = await initGpu();
     console.log(`device: ${deviceLine(rt.info)}`);
     const load = async (path: string) => {
-      const { model, describe } = await loadCheckpointModel(path);
+      const { model, describe, meta } = await loadCheckpointModel(path);
       models.push(model);
+      attacked.push({ name: modelName(path), checkpoint: path, describe, epoch: meta.epoch, epochs: meta.epochs });
       const what = `${describe.model}${describe.model.startsWith('resnet') ? ` ${describe.rule}` : ''}`;
       console.log(`model ${modelName(path)}: ${what}, ${(model.parameterCount() / 1e6).toFixed(3)}M parameters`);
       return attackTarget(model, { mean: test.mean, std: test.std, numClasses: test.numClasses, name: modelName(path) });
@@ -232,9 +248,12 @@ export async function attackCommand(argv: string[]): Promise<void> {
     });
     (bar as Progress | null)?.done();
     for (const [name, text] of Object.entries(reportFiles(records, ctx))) folder.writeText(name, text);
+    const seconds = (Date.now() - t0) / 1000;
+    // Written last: its presence says every record is in results.jsonl.
+    folder.writeText(SUMMARY_FILE, JSON.stringify(attackSummary(records, ctx, attacked, seconds), null, 1) + '\n');
     const md = markdownTable(records, ctx);
     console.log('\n' + md.slice(md.indexOf('## Robust accuracy'), md.indexOf('## Every record')).trim());
-    console.log(`\ndone in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${runDir}/table.md has every figure`);
+    console.log(`\ndone in ${seconds.toFixed(1)} s; ${runDir}/table.md has every figure`);
   } finally {
     for (const m of models) m.dispose();
     folder.release();

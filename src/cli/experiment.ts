@@ -9,6 +9,7 @@ import { RECIPES, SCALES, type RecipeOptions, type Scale } from '../experiment/r
 import { GENOTYPE_PRESETS } from '../models/genotype.js';
 import { runExperiment, writeReport } from '../experiment/experiment.js';
 import { SIGNAL_EXIT_CODES } from '../run/stop.js';
+import { splitCheckpoints } from './attack.js';
 import '../experiment/recipes/index.js';
 
 /** Seeds per variant unless --seeds: 2 is the fewest that gives a standard deviation. */
@@ -24,6 +25,8 @@ export const EXPERIMENT_FLAGS: FlagTable = {
   data: { type: 'string', help: 'folder of the dataset files (CIFAR binary version); required unless --dataset synthetic' },
   epochs: { type: 'int', min: 1, help: 'override the epochs of every train and search job (a quick look; the report says so)' },
   k: { type: 'int', min: 1, max: 100, help: 'reassign: random re-assignments (default: 4 at proxy scale, 5 at paper scale)' },
+  checkpoint: { type: 'string', help: 'robustness: a trained checkpoint to attack instead of training the recipe\'s networks; repeat it (or a comma-separated list) for several' },
+  n: { type: 'int', min: 1, help: 'robustness: test images attacked per attack job (default: 100 at proxy scale, 1000 at paper scale)' },
   'report-only': { type: 'bool', default: false, help: 'write the report from the finished jobs without running any' },
 };
 
@@ -37,7 +40,8 @@ export async function experimentCommand(argv: string[]): Promise<void> {
     return;
   }
   const recipeName = argv[0] && !argv[0].startsWith('--') ? argv[0] : undefined;
-  const f = parseFlags(recipeName ? argv.slice(1) : argv, EXPERIMENT_FLAGS, 'experiment');
+  const { checkpoints, rest } = splitCheckpoints(recipeName ? argv.slice(1) : argv, 'experiment');
+  const f = parseFlags(rest, EXPERIMENT_FLAGS, 'experiment');
   if (f.list) {
     const width = Math.max(...names.map((n) => n.length));
     for (const r of RECIPES.all()) console.log(`  ${r.name.padEnd(width)}  ${r.help}`);
@@ -50,6 +54,11 @@ export async function experimentCommand(argv: string[]): Promise<void> {
   } catch (e) {
     throw new UsageError(`bionas experiment: ${(e as Error).message}`);
   }
+  if (checkpoints.length && !recipe.takesCheckpoints) {
+    throw new UsageError(`bionas experiment: --checkpoint is for recipes that attack given networks (${RECIPES.all().filter((r) => r.takesCheckpoints).map((r) => r.name).join(', ')}); ${recipe.name} trains its own`);
+  }
+  for (const c of checkpoints) if (!existsSync(c)) throw new UsageError(`bionas experiment: --checkpoint ${c}: no such file`);
+  if (new Set(checkpoints.map((c) => resolve(c))).size !== checkpoints.length) throw new UsageError('bionas experiment: a --checkpoint is given twice');
   const dataset = f.dataset as string;
   if (dataset !== 'synthetic' && !f.data) throw new UsageError(`bionas experiment: --dataset ${dataset} needs --data DIR (e.g. the folder holding cifar-10-batches-bin; see docs/DATA.md)`);
   // Jobs run inside the experiment folder: paths the user gave are made absolute first.
@@ -60,6 +69,8 @@ export async function experimentCommand(argv: string[]): Promise<void> {
     ...(f.data ? { data: resolve(f.data as string) } : {}),
     ...(f.epochs !== undefined ? { epochs: f.epochs as number } : {}),
     ...(f.k !== undefined ? { k: f.k as number } : {}),
+    ...(checkpoints.length ? { checkpoints: checkpoints.map((c) => resolve(c)) } : {}),
+    ...(f.n !== undefined ? { n: f.n as number } : {}),
   };
   const outDir = resolve((f.out as string | undefined) ?? `runs/experiment-${recipe.name}-${o.scale}`);
   if (f['report-only']) {

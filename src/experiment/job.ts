@@ -23,7 +23,7 @@ export interface ExperimentJob {
 
 /**
  * The file each command writes last, when its run is complete: its presence marks a finished
- * job (train and search write summary.json; the attack command is to follow the same rule).
+ * job (train, search and attack all write summary.json last).
  */
 export const FINISHED_FILES: Readonly<Record<JobCommand, string>> = { train: 'summary.json', search: 'summary.json', attack: 'summary.json' };
 

@@ -23,6 +23,10 @@ export interface RecipeOptions {
   epochs?: number;
   /** Repetitions of a recipe that draws variants (reassign: re-assignments). */
   k?: number;
+  /** Trained checkpoints to use instead of training (recipes with `takesCheckpoints`; absolute paths). */
+  checkpoints?: string[];
+  /** Test images each attack job attacks (recipes with attack jobs; default per scale). */
+  n?: number;
 }
 
 export interface JobResult {
@@ -49,6 +53,8 @@ export interface Recipe {
   readonly help: string;
   /** The claim it tests, as the paper states it. */
   readonly claim: string;
+  /** It can work on given checkpoints (`--checkpoint`) instead of training its own networks. */
+  readonly takesCheckpoints?: boolean;
   jobs(o: RecipeOptions): ExperimentJob[];
   /** Files the jobs read (e.g. a search space), by path relative to the experiment folder. */
   files?(o: RecipeOptions): Record<string, string>;

@@ -5,7 +5,8 @@
 import { SPACE_PRESETS } from '../../search/space.js';
 import { OP_RULE_USE } from '../../models/operations.js';
 import { stat, type Stat } from '../report.js';
-import { jobArgv } from '../job.js';
+import { networkArgs } from '../scale.js';
+import { jobArgv, type ExperimentJob } from '../job.js';
 import type { JobResult, Recipe, RecipeOptions } from '../recipe.js';
 
 /** The single rules a genotype is compared with: every rule paired with an op with weights in the paper's space, and BP. */
@@ -13,6 +14,25 @@ export function singleRules(): string[] {
   const space = SPACE_PRESETS.bionas;
   const rules = space.pairs.filter((p) => OP_RULE_USE[p.op] !== 'none').map((p) => p.rule);
   return ['bp', ...new Set(rules.filter((r) => r !== 'bp'))];
+}
+
+/** A genotype network's rule variant: its own mixed rules, or one rule on every edge. */
+export interface RuleVariant {
+  /** Job id prefix ('mixed', 'bp', 'fa', ...). */
+  name: string;
+  /** `bionas train --rules` value. */
+  rules: string;
+}
+
+/** The genotype with its own rules, then under each single rule (single-vs-mixed, robustness). */
+export const ruleVariants = (): RuleVariant[] => [{ name: 'mixed', rules: 'as-found' }, ...singleRules().map((r) => ({ name: r, rules: `single:${r}` }))];
+
+/**
+ * The training of one rule variant for one seed. Recipes that train the same variants share
+ * these jobs exactly (ids, args and run folders), so their runs are interchangeable.
+ */
+export function ruleVariantJob(o: RecipeOptions, v: RuleVariant, seed: number): ExperimentJob {
+  return { id: `${v.name}-s${seed}`, command: 'train', args: { ...networkArgs(o, seed), rules: v.rules }, run: `runs/${v.name}-s${seed}` };
 }
 
 /** Seeds 0..n-1. */

@@ -5,3 +5,4 @@ import './baselines.js';
 import './grad_variance.js';
 import './weights.js';
 import './skip_dedup.js';
+import './robustness.js';

@@ -3,25 +3,22 @@
 // The paper's claim: mixing rules beats any single rule.
 
 import { registerRecipe, type JobResult, type RecipeOptions } from '../recipe.js';
-import { networkArgs } from '../scale.js';
 import { betterVerdict, allVerdicts, fmtStat, mdTable, barChart } from '../report.js';
 import { lineChart } from '../../viz/chart.js';
 import type { ExperimentJob } from '../job.js';
-import { singleRules, seedList, variantStat, variantResults, meanCurve, reportHead, verdictLines } from './common.js';
+import { ruleVariants, ruleVariantJob, seedList, variantStat, variantResults, meanCurve, reportHead, verdictLines } from './common.js';
 
 /** BioNAS-DARTS on CIFAR-10 after 600 epochs (SPEC 1: test error 4.84 %). */
 const PAPER_MIXED_ACCURACY = 95.16;
 
-const variants = () => [{ name: 'mixed', rules: 'as-found' }, ...singleRules().map((r) => ({ name: r, rules: `single:${r}` }))];
+const variants = ruleVariants;
 
 export const SINGLE_VS_MIXED = registerRecipe({
   name: 'single-vs-mixed',
   help: 'a genotype with its mixed rules vs the same network under each single rule and BP',
   claim: 'a network that mixes learning rules beats the same network under any single rule.',
   jobs(o: RecipeOptions): ExperimentJob[] {
-    return seedList(o.seeds).flatMap((seed) => variants().map((v) => ({
-      id: `${v.name}-s${seed}`, command: 'train' as const, args: { ...networkArgs(o, seed), rules: v.rules }, run: `runs/${v.name}-s${seed}`,
-    })));
+    return seedList(o.seeds).flatMap((seed) => variants().map((v) => ruleVariantJob(o, v, seed)));
   },
   report(results: JobResult[], o: RecipeOptions) {
     const rows = variants().map((v) => ({ ...v, stat: variantStat(results, v.name) }));

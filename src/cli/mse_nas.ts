@@ -3,12 +3,13 @@
 // supernet (its tensors checkpointed, a genotype derived from its alphas each epoch, weight and
 // architecture halves of the data), and MSE-NAS has none: it scores untrained networks, one per
 // genome. So `bionas search` hands --method mse-nas to this file (as `bionas benchmark` runs the
-// table strategies), which runs its own run-loop job (src/search/mse_nas/search.ts).
+// table strategies), which runs its own run-loop job (src/search/mse_nas/search.ts): it registers
+// itself as a search command (SearchCommand in src/search/strategies/strategy.ts).
 
 import { deviceLine } from '../gpu/device.js';
 import { initGpu } from '../gpu/runtime.js';
-import { parseFlags, helpText, UsageError, type FlagTable, type FlagValues } from './flags.js';
-import { givenFlags, resumeFlags } from './resume.js';
+import { UsageError, type FlagTable, type FlagValues } from './flags.js';
+import { jobCommandFlags } from './resume.js';
 import { DATA_FLAGS, loadData, defaultRunDir } from './common.js';
 import { openRunFolder } from '../run/folder.js';
 import { runJob, startFresh, DEFAULT_CHECKPOINT_MINUTES } from '../run/loop.js';
@@ -17,8 +18,9 @@ import { writeTextAtomic } from '../run/state.js';
 import { fmtTime } from '../run/progress.js';
 import { RDM_FITNESSES } from '../search/fitness/rdm.js';
 import { NSGA2_POPULATION, NSGA2_OFFSPRING } from '../search/optimizers/nsga2.js';
+import { registerSearchCommand } from '../search/strategies/registry.js';
 import { scoringBatch, releaseScoringBatch } from '../search/mse_nas/score.js';
-import { MseNasJob, parseObjectives, chooseFromFront, MSE_NAS_DEFAULT_FITNESS, type MseNasConfig } from '../search/mse_nas/search.js';
+import { MseNasJob, MSE_NAS_KIND, parseObjectives, chooseFromFront, MSE_NAS_DEFAULT_FITNESS, type MseNasConfig } from '../search/mse_nas/search.js';
 import { RdmCheckJob, checkTable, bestVariant, type RdmCheckConfig, type CheckRecord } from '../search/mse_nas/rdm_check.js';
 
 /** Generations of MSE-NAS' released search (SPEC 10: 100). */
@@ -57,15 +59,6 @@ export const MSE_NAS_FLAGS: FlagTable = {
 /** Flags a resumed search may change. */
 const SEARCH_RESUMABLE = ['generations', 'log-every', 'checkpoint-minutes'];
 
-/** The --method value of a command line, if given. */
-export function methodOf(argv: string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--method') return argv[i + 1];
-    if (argv[i].startsWith('--method=')) return argv[i].slice('--method='.length);
-  }
-  return undefined;
-}
-
 function describeData(all: { name: string; count: number }, test: { count: number }) {
   return { dataset: all.name, train: all.count, test: test.count };
 }
@@ -74,13 +67,9 @@ export async function mseNasCommand(argv: string[]): Promise<void> {
   const summary = 'MSE-NAS (Pan et al. 2023; SPEC 10): NSGA-II over spiking genomes (wiring, motif per cell, kernel and polarity per\n' +
     'edge), each scored without training by an RDM fitness of its spike counts on one fixed batch and by its spike count.\n' +
     'Writes front.jsonl, scores.jsonl, pareto.svg, genotype.json (for bionas train --genotype), summary.json, checkpoint.bin.';
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(helpText('search --method mse-nas', summary, MSE_NAS_FLAGS));
-    return;
-  }
-  let f = parseFlags(argv, MSE_NAS_FLAGS, 'search');
-  const given = givenFlags(argv, MSE_NAS_FLAGS);
-  if (f.resume !== undefined) f = await resumeFlags('search', f, given, SEARCH_RESUMABLE);
+  const flags = await jobCommandFlags(argv, 'search', 'search --method mse-nas', summary, MSE_NAS_FLAGS, SEARCH_RESUMABLE);
+  if (!flags) return;
+  const { f } = flags;
   let objectives;
   try {
     objectives = parseObjectives(f.objectives as string);
@@ -92,7 +81,7 @@ export async function mseNasCommand(argv: string[]): Promise<void> {
     timesteps: f.timesteps as number, C: f.C as number, scoreBatch: f['score-batch'] as number, fitness: f.fitness as string, objectives,
     seed: f.seed as number, logEvery: f['log-every'] as number,
   };
-  const runDir = (f.resume as string | undefined) ?? (f.run as string | undefined) ?? defaultRunDir('search-mse-nas');
+  const runDir = (f.resume as string | undefined) ?? (f.run as string | undefined) ?? defaultRunDir(MSE_NAS_KIND);
   const resume = f.resume !== undefined;
   const folder = await openRunFolder(runDir);
   try {
@@ -145,13 +134,9 @@ export async function rdmCheckCommand(argv: string[]): Promise<void> {
     'the spike count (untrained, one fixed batch), then trained briefly (the same budget for all) and tested; reports\n' +
     'Kendall tau and Spearman rho of each variant against the test accuracy (report.md, check.json, check.svg,\n' +
     'genomes.jsonl). Checkpointed after every genome: a killed check resumes (--resume) without redoing one.';
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(helpText('rdm-check', summary, RDM_CHECK_FLAGS));
-    return;
-  }
-  let f = parseFlags(argv, RDM_CHECK_FLAGS, 'rdm-check');
-  const given = givenFlags(argv, RDM_CHECK_FLAGS);
-  if (f.resume !== undefined) f = await resumeFlags('rdm-check', f, given, ['log-every']);
+  const flags = await jobCommandFlags(argv, 'rdm-check', 'rdm-check', summary, RDM_CHECK_FLAGS, ['log-every']);
+  if (!flags) return;
+  const { f } = flags;
   const c: RdmCheckConfig = {
     genomes: f.genomes as number, cells: f.cells as number, timesteps: f.timesteps as number, C: f.C as number, scoreBatch: f['score-batch'] as number,
     trainEpochs: f['train-epochs'] as number, trainBatch: f['train-batch'] as number, lr: f.lr as number, seed: f.seed as number, logEvery: f['log-every'] as number,
@@ -193,3 +178,10 @@ export async function rdmCheckCommand(argv: string[]): Promise<void> {
     folder.release();
   }
 }
+
+registerSearchCommand({
+  name: 'mse-nas',
+  help: 'mse-nas: NSGA-II over spiking genomes with a training-free RDM fitness (flags: bionas search --method mse-nas --help)',
+  checkpointKind: MSE_NAS_KIND,
+  run: mseNasCommand,
+});

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { CHECKPOINT_FILE, readCheckpointMeta } from '../run/checkpoint.js';
-import { UsageError, type FlagTable, type FlagValues } from './flags.js';
+import { UsageError, helpText, parseFlags, type FlagTable, type FlagValues } from './flags.js';
 
 /** The flags named on the command line (as opposed to defaults). */
 export function givenFlags(argv: string[], table: FlagTable): Set<string> {
@@ -43,4 +43,21 @@ export async function resumeFlags(command: string, f: FlagValues, given: Set<str
   }
   const now = Object.fromEntries([...given].map((name) => [name, f[name]]));
   return { ...f, ...stored, ...now, resume: dir, run: dir };
+}
+
+/**
+ * The flags of a command that runs a job: null once --help is printed; otherwise the parsed
+ * flags, the names given on the command line, and on --resume the flags left out taken from the
+ * checkpoint. `usage` names the command in its help (e.g. 'search --method mse-nas').
+ */
+export async function jobCommandFlags(
+  argv: string[], command: string, usage: string, summary: string, table: FlagTable, mutable: readonly string[],
+): Promise<{ f: FlagValues; given: Set<string> } | null> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(helpText(usage, summary, table));
+    return null;
+  }
+  const f = parseFlags(argv, table, command);
+  const given = givenFlags(argv, table);
+  return { f: f.resume !== undefined ? await resumeFlags(command, f, given, mutable) : f, given };
 }

@@ -11,15 +11,19 @@ import { buildSupernet } from '../search/supernet.js';
 import { runSearch, genotypeStability } from '../search/run.js';
 import { describeDerived, derivedNotes, type DerivedResult } from '../search/outputs.js';
 import { allStrategies, getStrategy, strategyNames, DARTS_STRATEGY, type SearchConfig, type StrategyPreset } from '../search/strategies/index.js';
+import { allSearchCommands } from '../search/strategies/registry.js';
+import type { SearchCommand } from '../search/strategies/strategy.js';
+// Searches with a command of their own register themselves when imported.
+import './mse_nas.js';
 import { measureSearchMemory, extrapolateMemory, memoryPerImage } from '../search/memory.js';
-import { parseFlags, helpText, UsageError, type FlagTable, type FlagValues } from './flags.js';
+import { UsageError, type FlagTable, type FlagValues } from './flags.js';
 import { writeTextAtomic } from '../run/state.js';
 import { openRunFolder } from '../run/folder.js';
 import { DEFAULT_CHECKPOINT_MINUTES, startFresh } from '../run/loop.js';
 import { SIGNAL_EXIT_CODES } from '../run/stop.js';
 import { fmtTime } from '../run/progress.js';
 import { DATA_FLAGS, loadData, defaultRunDir } from './common.js';
-import { givenFlags, resumeFlags } from './resume.js';
+import { jobCommandFlags } from './resume.js';
 
 /** Flags a resumed search may change; any other given flag must match the checkpoint's. */
 const RESUMABLE = ['epochs', 'log-every', 'checkpoint-minutes', 'train-epochs', 'candidates-per-pass', 'score-memory'];
@@ -27,9 +31,10 @@ const RESUMABLE = ['epochs', 'log-every', 'checkpoint-minutes', 'train-epochs', 
 /** The flags of every method, then each registered strategy's own. */
 export function searchFlags(): FlagTable {
   const strategies = allStrategies();
+  const commands = allSearchCommands();
   const presets = [...new Set(strategies.flatMap((s) => Object.keys(s.presets)))];
   const table: FlagTable = {
-    method: { type: 'string', default: 'darts', choices: [...strategyNames(), 'mse-nas'], help: `search method:\n        ${strategies.map((s) => s.help).join('\n        ')}\n        mse-nas: NSGA-II over spiking genomes with a training-free RDM fitness (flags: bionas search --method mse-nas --help)` },
+    method: { type: 'string', default: 'darts', choices: [...strategyNames(), ...commands.map((c) => c.name)], help: `search method:\n        ${[...strategies, ...commands].map((s) => s.help).join('\n        ')}` },
     space: { type: 'string', default: 'bionas', help: `search space preset (${Object.keys(SPACE_PRESETS).join(', ')}) or a JSON file of {op, rule} pairs` },
     preset: { type: 'string', default: 'tiny', choices: presets, help: 'supernet/hyper-parameter preset: darts (DARTS paper), bionas (BioNAS paper table), tiny (CPU demo)' },
     ...DATA_FLAGS,
@@ -69,32 +74,38 @@ function applyCommon<C extends SearchConfig>(p: StrategyPreset<C>, f: FlagValues
   return out as StrategyPreset<C>;
 }
 
-/** Whether a command line is an MSE-NAS search (--method mse-nas, or --resume of one): a search of its own kind (src/cli/mse_nas.ts). */
-async function isMseNas(argv: string[]): Promise<boolean> {
-  const { methodOf } = await import('./mse_nas.js');
+/** The --method value of a command line, if given. */
+function methodOf(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--method') return argv[i + 1];
+    if (argv[i].startsWith('--method=')) return argv[i].slice('--method='.length);
+  }
+  return undefined;
+}
+
+/** The search command a command line belongs to (--method NAME, or --resume of a run of its kind), if any. */
+async function ownCommand(argv: string[]): Promise<SearchCommand | undefined> {
+  const commands = allSearchCommands();
   const method = methodOf(argv);
-  if (method !== undefined) return method === 'mse-nas';
+  if (method !== undefined) return commands.find((c) => c.name === method);
   const i = argv.findIndex((a) => a === '--resume' || a.startsWith('--resume='));
-  if (i < 0) return false;
+  if (i < 0) return undefined;
   const dir = argv[i].includes('=') ? argv[i].slice('--resume='.length) : argv[i + 1];
   const { readCheckpointMeta, CHECKPOINT_FILE } = await import('../run/checkpoint.js');
   const meta = dir ? await readCheckpointMeta(`${dir}/${CHECKPOINT_FILE}`).catch(() => null) : null;
-  return meta?.kind === 'search-mse-nas';
+  return commands.find((c) => c.checkpointKind === meta?.kind);
 }
 
 export async function searchCommand(argv: string[]): Promise<void> {
-  if (await isMseNas(argv)) return (await import('./mse_nas.js')).mseNasCommand(argv);
+  const own = await ownCommand(argv);
+  if (own) return own.run(argv);
   const summary = 'Searches a DARTS cell (or a NAS-Bench-201 cell) whose every edge is an (operation, learning rule) pair.\n' +
     'Writes genotype.json, metrics.jsonl, alphas.jsonl, SVG drawings of the cells and of softmax(alpha) over epochs, and\n' +
     'checkpoints to the run folder. The data\'s training set is split 50/50 into weight and architecture halves.';
   const table = searchFlags();
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(helpText('search', summary, table));
-    return;
-  }
-  let f = parseFlags(argv, table, 'search');
-  const given = givenFlags(argv, table);
-  if (f.resume !== undefined) f = await resumeFlags('search', f, given, RESUMABLE);
+  const flags = await jobCommandFlags(argv, 'search', 'search', summary, table, RESUMABLE);
+  if (!flags) return;
+  const { f, given } = flags;
   const strategy = getStrategy(f.method as string);
   for (const other of allStrategies()) {
     for (const name of Object.keys(other.flags ?? {})) {

@@ -19,13 +19,13 @@ import type { SpikingEncoding } from '../models/spiking_network.js';
 import { parseRule, ruleNames } from '../rules/registry.js';
 import { ruleLayers } from '../nn/layers.js';
 import { train, evaluate, DEFAULT_TRAIN, type TrainConfig, type TrainableModel } from '../train/trainer.js';
-import { parseFlags, helpText, UsageError, type FlagTable, type FlagValues } from './flags.js';
+import { UsageError, type FlagTable, type FlagValues } from './flags.js';
 import { writeTextAtomic } from '../run/state.js';
 import { openRunFolder } from '../run/folder.js';
 import { DEFAULT_CHECKPOINT_MINUTES, startFresh } from '../run/loop.js';
 import { SIGNAL_EXIT_CODES } from '../run/stop.js';
 import { SCHEDULE_NAMES, parseSchedule } from '../optim/schedule.js';
-import { givenFlags, resumeFlags } from './resume.js';
+import { jobCommandFlags } from './resume.js';
 import { DATA_FLAGS, loadData, holdOut, defaultRunDir } from './common.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { gradientVariance, type VarianceReport } from '../analysis/gradient_variance.js';
@@ -249,14 +249,10 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const summary = 'Trains a network: a ResNet-20/56 with one learning rule (--rule), a cell found by search\n(--genotype RUN/genotype.json), or a NAS-Bench-201 cell (--arch), then evaluates it on the test set.\n' +
     "A genotype network's edges keep their rules unless --rules single:RULE|random says otherwise; its stem, preprocessing,\n" +
     'classifier and auxiliary head use BP unless --rules-everywhere.';
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(helpText('train', summary, TRAIN_FLAGS));
-    return;
-  }
-  let f = parseFlags(argv, TRAIN_FLAGS, 'train');
-  const given = givenFlags(argv, TRAIN_FLAGS);
-  if (f.resume !== undefined) f = await resumeFlags('train', f, given, RESUMABLE);
-  else applyPresetModel(f, given);
+  const flags = await jobCommandFlags(argv, 'train', 'train', summary, TRAIN_FLAGS, RESUMABLE);
+  if (!flags) return;
+  const { f, given } = flags;
+  if (f.resume === undefined) applyPresetModel(f, given);
   if (given.has('rule') && (f.genotype || f.arch || f.model === 'network' || f.model === 'nb201')) {
     throw new UsageError(`bionas train: --rule sets the rule of every layer of a ResNet (--model resnet20|resnet56); a ${f.arch ? 'NAS-Bench-201 cell (--arch)' : 'genotype network'} ` +
       'takes each edge\'s rule from its architecture, so --rule would be ignored: leave it out');

@@ -25,7 +25,7 @@ import { runJob, type RunOptions } from '../run/loop.js';
 import { RunningSums, type CarriedSums } from '../run/sums.js';
 import type { Job, JobState, Phase, Position, RunContext } from '../run/job.js';
 import { weightUpdate } from './step.js';
-import { lineChart } from '../viz/chart.js';
+import { lineChart, stackCharts } from '../viz/chart.js';
 
 export interface TrainConfig {
   epochs: number;
@@ -266,5 +266,5 @@ export function curvesSvg(history: EpochRecord[]): string {
     { name: 'train acc', points: pts((r) => 100 * r.trainAcc) },
     { name: 'valid acc', points: pts((r) => (r.validAcc === null ? null : 100 * r.validAcc)) },
   ], { title: 'Accuracy', xLabel: 'epoch', yLabel: '%', height: 300 });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="600">\n<g>${loss}</g>\n<g transform="translate(0 300)">${acc}</g>\n</svg>`;
+  return stackCharts([{ svg: loss, height: 300 }, { svg: acc, height: 300 }]);
 }

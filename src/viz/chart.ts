@@ -74,3 +74,14 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   parts.push('</svg>');
   return parts.join('\n');
 }
+
+/** Charts drawn one under the other in one SVG; each entry is a chart's markup and its height. */
+export function stackCharts(charts: { svg: string; height: number }[], width = 640): string {
+  let y = 0;
+  const groups = charts.map(({ svg, height }) => {
+    const g = y === 0 ? `<g>${svg}</g>` : `<g transform="translate(0 ${y})">${svg}</g>`;
+    y += height;
+    return g;
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}">\n${groups.join('\n')}\n</svg>`;
+}

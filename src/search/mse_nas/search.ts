@@ -105,8 +105,11 @@ interface Scored {
   score: GenomeScore;
 }
 
+/** The kind MSE-NAS runs write into checkpoints: `bionas search --resume` finds the search by it. */
+export const MSE_NAS_KIND = 'search-mse-nas';
+
 export class MseNasJob implements Job {
-  readonly kind = 'search-mse-nas';
+  readonly kind = MSE_NAS_KIND;
   readonly streams = ['front', 'scores'] as const;
   readonly resumable = ['generations', 'logEvery'] as const;
   private opt: NSGA2;

@@ -26,7 +26,7 @@ import { optimizerTensors, restoreOptimizer } from '../../run/checkpoint.js';
 import { fmtTime } from '../../run/progress.js';
 import { RunningSums, type CarriedSums } from '../../run/sums.js';
 import type { JobState, Phase, Position, RunContext } from '../../run/job.js';
-import { lineChart } from '../../viz/chart.js';
+import { lineChart, stackCharts } from '../../viz/chart.js';
 import { weightUpdate } from '../../train/step.js';
 import { CMAES, type CmaesState } from '../optimizers/cmaes.js';
 import { frozen } from '../darts.js';
@@ -395,7 +395,7 @@ function evolutionSvg(gens: GenerationRecord[]): string {
     { name: 'diversity', points: gens.map((g, i) => [x(i), g.diversity]) },
     { name: 'sigma', points: gens.map((g, i) => [x(i), g.sigma]) },
   ], { title: 'Population diversity (mean distance to centroid) and step size', xLabel: 'generation', yLabel: '', height: 300 });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="600">\n<g>${fitness}</g>\n<g transform="translate(0 300)">${diversity}</g>\n</svg>`;
+  return stackCharts([{ svg: fitness, height: 300 }, { svg: diversity, height: 300 }]);
 }
 
 const flag = (f: Record<string, unknown>, name: string) => f[name] as number | undefined;

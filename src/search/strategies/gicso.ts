@@ -25,7 +25,7 @@ import { RunningSums, type CarriedSums } from '../../run/sums.js';
 import type { JobState, Phase, Position, RunContext } from '../../run/job.js';
 import type { SGD } from '../../optim/sgd.js';
 import type { Adam } from '../../optim/adam.js';
-import { lineChart } from '../../viz/chart.js';
+import { lineChart, stackCharts } from '../../viz/chart.js';
 import { weightUpdate } from '../../train/step.js';
 import { CSO, ICSO, CSO_PHI, ICSO_PHI, ICSO_MIN_PARTICLES, type SwarmState } from '../optimizers/cso.js';
 import { frozen, searchStep, makeOptimizers, searchLr, DARTS_SEARCH, BIONAS_SEARCH, type DartsConfig } from '../darts.js';
@@ -436,7 +436,7 @@ export function phasesSvg(epochs: GicsoEpoch[], switches: PhaseSwitch[]): string
     { name: 'signal loss', points: epochs.map((e) => [e.epoch, e.signalLoss]) },
     { name: 'train loss', points: epochs.filter((e) => e.phase !== 'done').map((e) => [e.epoch, e.trainLoss]) },
   ], { title: 'Validation loss on the fixed signal batches, and training loss, per epoch', xLabel: 'epoch', yLabel: 'loss', height: 300 });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="540">\n<g>${timeline}</g>\n<g transform="translate(0 240)">${loss}</g>\n</svg>`;
+  return stackCharts([{ svg: timeline, height: 240 }, { svg: loss, height: 300 }]);
 }
 
 /** Best and mean fitness, and the swarm's relative diversity, per generation. */
@@ -450,7 +450,7 @@ export function swarmSvg(gens: SwarmRecord[]): string {
     { name: 'diversity / initial', points: gens.map((g, i) => [x(i), g.relativeDiversity]) },
     { name: 'mean distance', points: gens.map((g, i) => [x(i), g.meanDistance]) },
   ], { title: 'Swarm diversity (spread relative to the initial one) and mean fitness distance', xLabel: 'generation', yLabel: '', height: 300 });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="600">\n<g>${fitness}</g>\n<g transform="translate(0 300)">${diversity}</g>\n</svg>`;
+  return stackCharts([{ svg: fitness, height: 300 }, { svg: diversity, height: 300 }]);
 }
 
 /** What every preset shares: the controller and swarm defaults. */

@@ -5,7 +5,7 @@
 // --strategy`), since a table strategy has no supernet to search and --method should not offer it.
 
 import { Registry } from '../../registry.js';
-import type { SearchConfig, SearchStrategy, TableStrategy } from './strategy.js';
+import type { SearchCommand, SearchConfig, SearchStrategy, TableStrategy } from './strategy.js';
 
 const strategies = new Registry<SearchStrategy>('search strategy');
 const tableStrategies = new Registry<TableStrategy>('table strategy');
@@ -26,3 +26,14 @@ export function registerTableStrategy(s: TableStrategy): TableStrategy {
 
 export const getTableStrategy = (name: string): TableStrategy => tableStrategies.get(name);
 export const tableStrategyNames = (): string[] => tableStrategies.names();
+
+const searchCommands = new Registry<SearchCommand>('search command');
+
+/** Registers a search that runs as a command of its own (see SearchCommand). */
+export function registerSearchCommand(c: SearchCommand): SearchCommand {
+  if (strategyNames().includes(c.name)) throw new Error(`search command '${c.name}': a search strategy has that name`);
+  searchCommands.add(c);
+  return c;
+}
+
+export const allSearchCommands = (): SearchCommand[] => searchCommands.all();

@@ -102,3 +102,19 @@ export interface TableStrategy {
   /** Searches until the oracle's budget is spent; `rng` is uniform on [0, 1), seeded per run. */
   searchTable(bench: TableOracle, flags: FlagValues, rng: () => number): void | Promise<void>;
 }
+
+/**
+ * A search with a command line and run-loop job of its own, for a method that has no supernet to
+ * hand the search job (MSE-NAS scores untrained spiking networks genome by genome). `bionas search
+ * --method <name>`, and `--resume` of a run whose checkpoint kind is `checkpointKind`, hand the
+ * whole command line to `run`.
+ */
+export interface SearchCommand {
+  /** The --method value. */
+  readonly name: string;
+  /** One line for --method's help. */
+  readonly help: string;
+  /** The kind its job writes into checkpoints (Job.kind). */
+  readonly checkpointKind: string;
+  run(argv: string[]): Promise<void>;
+}

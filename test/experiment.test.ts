@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { runJobs } from '../src/experiment/runner.js';
-import { jobStatus, jobArgv, jobCommandLine, checkJobs, type ExperimentJob } from '../src/experiment/job.js';
+import { jobStatus, jobArgv, jobCommandLine, checkJobs, readJobTime, type ExperimentJob } from '../src/experiment/job.js';
 import { stat, betterVerdict, similarVerdict, allVerdicts, fmtStat, diffStandardError, barChart } from '../src/experiment/report.js';
 import { RECIPES, SCALES, type RecipeOptions } from '../src/experiment/recipe.js';
 import { runExperiment, writeReport, collectResults } from '../src/experiment/experiment.js';
@@ -67,6 +67,12 @@ describe('experiment runner', () => {
     expect(lines.some((l) => l.includes('[b-s0] (1/2) resuming: bionas train') && l.includes('--resume='))).toBe(true);
     expect(lines.some((l) => l.startsWith('[b-s1] test: loss'))).toBe(true);
     expect(metricLines(join(out, 'runs/b-s0'))).toBe(3);
+    // The runner's clock: the stopped attempt and the resumed one add up; the other job ran once.
+    const t0 = readJobTime(jobs[0], out)!, t1 = readJobTime(jobs[1], out)!;
+    expect(t0.attempts.map((a) => a.status)).toEqual(['partial', 'finished']);
+    expect(t0.seconds).toBeCloseTo(stopped.outcomes[0].seconds + rerun.outcomes[0].seconds, 6);
+    expect(t1.attempts).toHaveLength(1);
+    expect(t1.seconds).toBeCloseTo(rerun.outcomes[1].seconds, 6);
     // Once more: everything is finished, nothing runs.
     const again = await runJobs(jobs, { outDir: out, bin: BIN, env, log: () => {} });
     expect(again.outcomes.map((o) => [o.before, o.code])).toEqual([['finished', null], ['finished', null]]);
@@ -94,9 +100,16 @@ describe('experiment runner', () => {
     expect(md).toMatch(/\| as-found \| \d+\.\d\d ± 0\.00 \(n=1\) \| 95\.16 \|/);
     expect(md).toMatch(/mixed beats every single rule: \*\*inconclusive at this scale\*\*/);
     expect(md).toMatch(/Jobs finished: 2 of 6 \(missing: usf-s0 not started/);
+    // Each run job's time, from the runner's clock; the jobs never run have none.
+    const secs = r.outcomes.map((x) => x.seconds);
+    expect(md).toContain(`Time: ${((secs[0] + secs[1]) / 60).toFixed(1)} min of job wall time for the 2 of 6 jobs the runner timed`);
+    expect(md).toMatch(new RegExp(`- \`mixed-s0\` \\(finished, ${(secs[0] / 60).toFixed(1)} min\\)`));
+    expect(md).toMatch(/- `usf-s0` \(not started\):/);
     expect(md).toMatch(/\| single:usf \| n\/a \(n=0\) \|/);
     expect(existsSync(join(out, 'report/accuracy.svg'))).toBe(true);
     const json = JSON.parse(readFileSync(join(out, 'report/report.json'), 'utf8'));
+    expect(json.jobSeconds['bp-s0']).toBeCloseTo(secs[1], 6);
+    expect(json.jobSeconds['usf-s0']).toBe(null);
     expect(json.variants.map((v: { name: string }) => v.name)).toEqual(['mixed', 'bp', 'usf', 'frsf', 'brsf', 'fa']);
     expect(JSON.parse(readFileSync(join(out, 'jobs.json'), 'utf8')).jobs).toHaveLength(2);
     // The weights recipe's jobs are the same two runs (mixed and BP): its report reads their checkpoints.
@@ -187,7 +200,7 @@ describe('recipes', () => {
 describe('recipe details', () => {
   const o: RecipeOptions = { scale: 'proxy', seeds: 2, genotype: 'biodarts', dataset: 'cifar10', data: '/d' };
   /** A finished train job's result with a hand-made test accuracy. */
-  const done = (job: ExperimentJob, acc: number, extra: Record<string, unknown> = {}) => ({ job, status: 'finished' as const, summary: { test: { acc: acc / 100 }, history: [], ...extra }, dir: '/nowhere' });
+  const done = (job: ExperimentJob, acc: number, extra: Record<string, unknown> = {}) => ({ job, status: 'finished' as const, summary: { test: { acc: acc / 100 }, history: [], ...extra }, dir: '/nowhere', seconds: null });
 
   it('reassign: K re-assignments, each one --rules-seed for every training seed, beside the found rules', async () => {
     const r = RECIPES.get('reassign');
@@ -253,7 +266,7 @@ describe('recipe details', () => {
     expect(jobs.map((j) => [j.id, j.command, j.args.space])).toEqual([['paper-s0', 'search', 'bionas'], ['dedup-s0', 'search', 'spaces/bionas-dedup.json'], ['paper-s1', 'search', 'bionas'], ['dedup-s1', 'search', 'spaces/bionas-dedup.json']]);
     const cell = (skips: number) => ({ normal: Array.from({ length: 4 }, (_, i) => ({ op: i < skips ? 'skip_connect' : 'sep_conv_3x3', rule: 'usf', input: 0 })), reduce: [] });
     expect(skipShare(cell(3) as never)).toBe(0.75);
-    const rep = await r.report(jobs.map((j) => ({ job: j, status: 'finished' as const, dir: '/x', summary: { result: { genotype: cell(j.id.startsWith('paper') ? 3 : 1) } } })), o);
+    const rep = await r.report(jobs.map((j) => ({ job: j, status: 'finished' as const, dir: '/x', summary: { result: { genotype: cell(j.id.startsWith('paper') ? 3 : 1) } }, seconds: null })), o);
     expect(rep.markdown).toMatch(/\| bionas \| 75\.0 ± 0\.0 \(n=2\) \| 2 of 2 \|/);
     expect(rep.markdown).toMatch(/\| spaces\/bionas-dedup\.json \| 25\.0 ± 0\.0 \(n=2\) \| 0 of 2 \|/);
   });

@@ -109,7 +109,7 @@ describe('robustness report', () => {
       const variant = job.id.replace(/-s\d$/, '');
       if (job.command === 'train') {
         const done = ['mixed', 'bp', 'fa'].includes(variant);
-        return { job, status: done ? 'finished' : 'not started', summary: done ? { test: { acc: clean[variant] } } : null, dir };
+        return { job, status: done ? 'finished' : 'not started', summary: done ? { test: { acc: clean[variant] } } : null, dir, seconds: null };
       }
       const models = ['mixed', 'bp', 'fa'];
       const name = (v: string) => `runs/${v}-s${seed}`;
@@ -125,7 +125,7 @@ describe('robustness report', () => {
       // The job lists all six checkpoints; only three were attacked here, so the hand-made job names those.
       job.args.checkpoint = models.map((v) => `${name(v)}/checkpoint.bin`).join(',');
       const summary = { images: 100, seed, models: models.map((v) => ({ name: name(v), checkpoint: `${name(v)}/checkpoint.bin`, describe: describe(v), epoch: unfinished && v === 'fa' && seed === 1 ? 2 : 3, epochs: 3 })), seconds: 9 };
-      return { job, status: 'finished', summary, dir };
+      return { job, status: 'finished', summary, dir, seconds: null };
     });
   }
 
@@ -189,7 +189,7 @@ describe('robustness report', () => {
       mkdirSync(dir, { recursive: true });
       const name = (r: string) => `/w/runs/resnet20-${r}`;
       writeFileSync(join(dir, 'results.jsonl'), ['bp', 'fa'].flatMap((r) => (['rule', 'exact'] as const).map((g) => JSON.stringify(record({ attack: 'pgd', label: 'PGD', kind: 'white-box', gradient: g, model: name(r), clean: 0.6, robust: (r === 'fa' && g === 'rule' ? 0.3 : 0.02) + seed * 0.2 })) + '\n')).join(''));
-      return { job, status: 'finished', dir, summary: { models: ['bp', 'fa'].map((r) => ({ name: name(r), checkpoint: `${name(r)}/checkpoint.bin`, describe: { model: 'resnet20', rule: r }, epoch: 4, epochs: 4 })) } };
+      return { job, status: 'finished', dir, summary: { models: ['bp', 'fa'].map((r) => ({ name: name(r), checkpoint: `${name(r)}/checkpoint.bin`, describe: { model: 'resnet20', rule: r }, epoch: 4, epochs: 4 })) }, seconds: null };
     });
     const rep = await robustness.report(results, opts);
     expect(rep.markdown).toContain('"mixed rules resist attacks better than single rules" is not tested: the attacked networks include no mixed-rule network');

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { writeTextAtomic } from '../run/state.js';
 import { runJobs, type RunnerOptions, type RunnerResult } from './runner.js';
-import { jobStatus, jobSummary, runFolder, checkJobs } from './job.js';
+import { jobStatus, jobSummary, runFolder, checkJobs, readJobTime } from './job.js';
 import type { Recipe, RecipeOptions, JobResult } from './recipe.js';
 
 export const REPORT_DIR = 'report';
@@ -19,18 +19,22 @@ export interface ExperimentOutcome extends RunnerResult {
 export function collectResults(recipe: Recipe, o: RecipeOptions, outDir: string): JobResult[] {
   return recipe.jobs(o).map((job) => {
     const status = jobStatus(job, outDir);
-    return { job, status, summary: status === 'finished' ? jobSummary(job, outDir) : null, dir: resolve(runFolder(job, outDir)) };
+    return { job, status, summary: status === 'finished' ? jobSummary(job, outDir) : null, dir: resolve(runFolder(job, outDir)), seconds: readJobTime(job, outDir)?.seconds ?? null };
   });
 }
 
 /** Writes OUT/report/: report.md, the SVGs and report.json. */
 export async function writeReport(recipe: Recipe, o: RecipeOptions, outDir: string): Promise<string> {
-  const files = await recipe.report(collectResults(recipe, o, outDir), o);
+  const results = collectResults(recipe, o, outDir);
+  const files = await recipe.report(results, o);
   const dir = join(outDir, REPORT_DIR);
   fs.mkdirSync(dir, { recursive: true });
   writeTextAtomic(fs, join(dir, 'report.md'), files.markdown);
   for (const [name, svg] of Object.entries(files.svgs)) writeTextAtomic(fs, join(dir, name), svg);
-  writeTextAtomic(fs, join(dir, 'report.json'), JSON.stringify(files.json, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1) + '\n');
+  // Every report's JSON also says how long each job took.
+  const jobSeconds = Object.fromEntries(results.map((r) => [r.job.id, r.seconds]));
+  const json = files.json && typeof files.json === 'object' && !Array.isArray(files.json) ? { ...files.json, jobSeconds } : files.json;
+  writeTextAtomic(fs, join(dir, 'report.json'), JSON.stringify(json, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1) + '\n');
   return dir;
 }
 

@@ -2,9 +2,11 @@
 // folder it writes. Plain JSON, so that a list of jobs can be saved (jobs.json), read back and
 // later sent to other machines; its status is read from its folder alone.
 
+import * as fs from 'node:fs';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, isAbsolute } from 'node:path';
 import { CHECKPOINT_FILE, readCheckpointMeta } from '../run/checkpoint.js';
+import { writeTextAtomic } from '../run/state.js';
 
 export const JOB_COMMANDS = ['train', 'search', 'attack'] as const;
 export type JobCommand = (typeof JOB_COMMANDS)[number];
@@ -53,6 +55,40 @@ export function jobSummary(job: ExperimentJob, outDir: string): Record<string, u
   } catch (e) {
     throw new Error(`${path}: not valid JSON (${(e as Error).message}); delete the job's folder to run it again`);
   }
+}
+
+/**
+ * The runner's clock for a job, kept in its run folder (so it travels with the run when another
+ * experiment shares it): each attempt's wall seconds; a fresh start clears it, a resume adds to it.
+ */
+export const JOB_TIME_FILE = 'job-time.json';
+
+export interface JobTime {
+  /** Wall seconds of all attempts of the run now in the folder. */
+  seconds: number;
+  attempts: { seconds: number; status: JobStatus; ended: string }[];
+}
+
+/** The job's time record, or null when the runner never ran it (or it predates the record). */
+export function readJobTime(job: ExperimentJob, outDir: string): JobTime | null {
+  const path = join(runFolder(job, outDir), JOB_TIME_FILE);
+  if (!existsSync(path)) return null;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as JobTime;
+  } catch (e) {
+    throw new Error(`${path}: not valid JSON (${(e as Error).message}); delete it (the job's time is then unknown)`);
+  }
+}
+
+/** Adds an attempt to the job's time record; `fresh` starts a new record (the run began anew). */
+export function recordJobTime(job: ExperimentJob, outDir: string, seconds: number, status: JobStatus, fresh: boolean): JobTime {
+  const old = fresh ? null : readJobTime(job, outDir);
+  const attempts = [...(old?.attempts ?? []), { seconds, status, ended: new Date().toISOString() }];
+  const time: JobTime = { seconds: attempts.reduce((a, t) => a + t.seconds, 0), attempts };
+  const dir = runFolder(job, outDir);
+  fs.mkdirSync(dir, { recursive: true });
+  writeTextAtomic(fs, join(dir, JOB_TIME_FILE), JSON.stringify(time, null, 1) + '\n');
+  return time;
 }
 
 /** The flags of a job as command-line words; `--name=value` so that no value is taken for a flag. */

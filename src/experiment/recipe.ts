@@ -36,6 +36,8 @@ export interface JobResult {
   summary: Record<string, unknown> | null;
   /** The job's run folder (absolute): for reports that read more than the summary (weights). */
   dir: string;
+  /** Wall seconds the runner spent on the run in the folder, over all attempts (null: unknown). */
+  seconds: number | null;
 }
 
 export interface ReportFiles {

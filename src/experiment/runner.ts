@@ -13,7 +13,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { jobCommandLine, jobStatus, checkJobs, runMismatch, RESUMABLE_COMMANDS, type ExperimentJob, type JobStatus } from './job.js';
+import { jobCommandLine, jobStatus, checkJobs, recordJobTime, runMismatch, RESUMABLE_COMMANDS, type ExperimentJob, type JobStatus } from './job.js';
 import { SIGNAL_EXIT_CODES, type StopSignal } from '../run/stop.js';
 
 export interface JobOutcome {
@@ -117,6 +117,7 @@ export async function runJobs(jobs: ExperimentJob[], o: RunnerOptions): Promise<
       child = null;
       const seconds = (Date.now() - t0) / 1000;
       const after = jobStatus(job, outDir);
+      recordJobTime(job, outDir, seconds, after, before === 'not started');
       outcomes.push({ job, before, after, code, seconds });
       const stoppedBySignal = code === SIGNAL_EXIT_CODES.SIGTERM || code === SIGNAL_EXIT_CODES.SIGINT;
       log(`${tag} ${after === 'finished' ? 'finished' : stoppedBySignal ? 'stopped' : `failed (exit code ${code})`} after ${seconds.toFixed(1)} s`);

@@ -66,9 +66,14 @@ export function meanCurve(rs: JobResult[], field: string): [number, number][] {
 }
 
 /** The heading, the settings and the list of jobs of a report.md. */
+/** Seconds as minutes with one decimal ('2.3 min'). */
+const minutes = (s: number) => `${(s / 60).toFixed(1)} min`;
+
 export function reportHead(recipe: Recipe, results: JobResult[], o: RecipeOptions): string {
   const done = results.filter((r) => r.status === 'finished').length;
   const missing = results.filter((r) => r.status !== 'finished');
+  const timed = results.filter((r) => r.seconds !== null);
+  const total = timed.reduce((a, r) => a + r.seconds!, 0);
   const lines = [
     `# ${recipe.name}: ${recipe.help}`,
     '',
@@ -76,11 +81,12 @@ export function reportHead(recipe: Recipe, results: JobResult[], o: RecipeOption
     '',
     `Scale: **${o.scale}**; seeds: ${o.seeds}; dataset: ${o.dataset}${o.data ? ` (${o.data})` : ''}${o.epochs !== undefined ? `; epochs overridden to ${o.epochs}` : ''}; genotype: ${o.genotype}.`,
     `Jobs finished: ${done} of ${results.length}${missing.length ? ` (missing: ${missing.map((r) => `${r.job.id} ${r.status}`).join(', ')}; rerun the experiment to complete them)` : ''}.`,
+    timed.length ? `Time: ${minutes(total)} of job wall time${timed.length < results.length ? ` for the ${timed.length} of ${results.length} jobs the runner timed` : ''} (the runner's clock, all attempts of each job; jobs run one after another).` : '',
     o.scale === 'proxy' ? 'Proxy scale: a CIFAR subset, few epochs, small networks; the paper\'s numbers come from full training and are shown for orientation, not for a like-for-like comparison.' : '',
     '',
     '## Jobs',
     '',
-    ...results.map((r) => `- \`${r.job.id}\` (${r.status}): \`bionas ${r.job.command} ${jobArgv(r.job.args).join(' ')}\``),
+    ...results.map((r) => `- \`${r.job.id}\` (${r.status}${r.seconds !== null ? `, ${minutes(r.seconds)}` : ''}): \`bionas ${r.job.command} ${jobArgv(r.job.args).join(' ')}\``),
     '',
   ];
   // The settings as the command resolved them (preset and flags), from the first finished job.

@@ -3,7 +3,7 @@
 // later sent to other machines; its status is read from its folder alone.
 
 import * as fs from 'node:fs';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, isAbsolute } from 'node:path';
 import { CHECKPOINT_FILE, readCheckpointMeta } from '../run/checkpoint.js';
 import { writeTextAtomic } from '../run/state.js';
@@ -46,15 +46,19 @@ export function jobStatus(job: ExperimentJob, outDir: string): JobStatus {
   return 'not started';
 }
 
-/** The parsed summary (FINISHED_FILES) of a finished job, or null. */
-export function jobSummary(job: ExperimentJob, outDir: string): Record<string, unknown> | null {
-  const path = join(runFolder(job, outDir), FINISHED_FILES[job.command]);
+/** A JSON file of a run folder, or null when it is absent; `fix` says what to do when it is not valid JSON. */
+function readJson<T>(path: string, fix: string): T | null {
   if (!existsSync(path)) return null;
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    return JSON.parse(fs.readFileSync(path, 'utf8')) as T;
   } catch (e) {
-    throw new Error(`${path}: not valid JSON (${(e as Error).message}); delete the job's folder to run it again`);
+    throw new Error(`${path}: not valid JSON (${(e as Error).message}); ${fix}`);
   }
+}
+
+/** The parsed summary (FINISHED_FILES) of a finished job, or null. */
+export function jobSummary(job: ExperimentJob, outDir: string): Record<string, unknown> | null {
+  return readJson(join(runFolder(job, outDir), FINISHED_FILES[job.command]), "delete the job's folder to run it again");
 }
 
 /**
@@ -63,32 +67,28 @@ export function jobSummary(job: ExperimentJob, outDir: string): Record<string, u
  */
 export const JOB_TIME_FILE = 'job-time.json';
 
+type Attempt = { seconds: number; status: JobStatus; ended: string };
+
 export interface JobTime {
-  /** Wall seconds of all attempts of the run now in the folder. */
+  /** Wall seconds of all attempts of the run now in the folder (their sum). */
   seconds: number;
-  attempts: { seconds: number; status: JobStatus; ended: string }[];
+  attempts: Attempt[];
 }
 
 /** The job's time record, or null when the runner never ran it (or it predates the record). */
 export function readJobTime(job: ExperimentJob, outDir: string): JobTime | null {
   const path = join(runFolder(job, outDir), JOB_TIME_FILE);
-  if (!existsSync(path)) return null;
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as JobTime;
-  } catch (e) {
-    throw new Error(`${path}: not valid JSON (${(e as Error).message}); delete it (the job's time is then unknown)`);
-  }
+  const file = readJson<{ attempts?: Attempt[] }>(path, "delete it (the job's time is then unknown)");
+  if (file && !Array.isArray(file.attempts)) throw new Error(`${path}: no list of attempts; delete it (the job's time is then unknown)`);
+  return file && { seconds: file.attempts!.reduce((a, t) => a + t.seconds, 0), attempts: file.attempts! };
 }
 
 /** Adds an attempt to the job's time record; `fresh` starts a new record (the run began anew). */
-export function recordJobTime(job: ExperimentJob, outDir: string, seconds: number, status: JobStatus, fresh: boolean): JobTime {
-  const old = fresh ? null : readJobTime(job, outDir);
-  const attempts = [...(old?.attempts ?? []), { seconds, status, ended: new Date().toISOString() }];
-  const time: JobTime = { seconds: attempts.reduce((a, t) => a + t.seconds, 0), attempts };
+export function recordJobTime(job: ExperimentJob, outDir: string, seconds: number, status: JobStatus, fresh: boolean): void {
+  const attempts = [...((fresh ? null : readJobTime(job, outDir))?.attempts ?? []), { seconds, status, ended: new Date().toISOString() }];
   const dir = runFolder(job, outDir);
   fs.mkdirSync(dir, { recursive: true });
-  writeTextAtomic(fs, join(dir, JOB_TIME_FILE), JSON.stringify(time, null, 1) + '\n');
-  return time;
+  writeTextAtomic(fs, join(dir, JOB_TIME_FILE), JSON.stringify({ attempts }, null, 1) + '\n');
 }
 
 /** The flags of a job as command-line words; `--name=value` so that no value is taken for a flag. */

@@ -65,10 +65,10 @@ export function meanCurve(rs: JobResult[], field: string): [number, number][] {
   return [...byEpoch.entries()].sort((a, b) => a[0] - b[0]).map(([e, vs]) => [e, stat(vs).mean]);
 }
 
-/** The heading, the settings and the list of jobs of a report.md. */
 /** Seconds as minutes with one decimal ('2.3 min'). */
 const minutes = (s: number) => `${(s / 60).toFixed(1)} min`;
 
+/** The heading, the settings and the list of jobs of a report.md. */
 export function reportHead(recipe: Recipe, results: JobResult[], o: RecipeOptions): string {
   const done = results.filter((r) => r.status === 'finished').length;
   const missing = results.filter((r) => r.status !== 'finished');
